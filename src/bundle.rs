@@ -1,0 +1,189 @@
+//! OCI bundles: checking one before the runtime sees it (so a broken
+//! config.json is reported with its file, line and field), and making a
+//! small busybox bundle so nothing needs an image download.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("bundle directory {0} does not exist")]
+    Missing(PathBuf),
+    #[error("bundle {0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("bundle {dir} has no config.json: write one with `ocictl spec --bundle {dir}`, or make a demo bundle with `ocictl bundle {dir}`", dir = .0.display())]
+    NoConfig(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid JSON: {source}")]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{path} is not an OCI runtime spec: {source}")]
+    NotASpec {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("the root filesystem {rootfs} named by {config} does not exist")]
+    NoRootfs { rootfs: PathBuf, config: PathBuf },
+    #[error("cannot write the bundle at {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("busybox was not found at {0}: install it (`apt-get install busybox-static`) or name it with --busybox")]
+    NoBusybox(PathBuf),
+    #[error("{0} already exists: choose an empty or new directory, or pass --force to overwrite config.json")]
+    Exists(PathBuf),
+}
+
+/// A bundle whose config.json parsed as an OCI spec.
+#[derive(Debug)]
+pub struct Bundle {
+    pub dir: PathBuf,
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Load and check `dir`: it exists, has a config.json that is an OCI
+    /// spec, and the rootfs it names exists.
+    pub fn load(dir: &Path) -> Result<Bundle, BundleError> {
+        match std::fs::metadata(dir) {
+            Err(_) => return Err(BundleError::Missing(dir.to_path_buf())),
+            Ok(m) if !m.is_dir() => return Err(BundleError::NotADirectory(dir.to_path_buf())),
+            Ok(_) => {}
+        }
+        let config = dir.join("config.json");
+        let text = match std::fs::read(&config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BundleError::NoConfig(dir.to_path_buf()))
+            }
+            Err(source) => {
+                return Err(BundleError::Read {
+                    path: config,
+                    source,
+                })
+            }
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
+                path: config.clone(),
+                source,
+            })?;
+        let spec: Spec = serde_json::from_value(value).map_err(|source| BundleError::NotASpec {
+            path: config.clone(),
+            source,
+        })?;
+        if let Some(root) = spec.root() {
+            let rootfs = if root.path().is_absolute() {
+                root.path().clone()
+            } else {
+                dir.join(root.path())
+            };
+            if !rootfs.is_dir() {
+                return Err(BundleError::NoRootfs { rootfs, config });
+            }
+        }
+        Ok(Bundle {
+            dir: dir.to_path_buf(),
+            spec,
+        })
+    }
+
+    /// Whether the container's process asks for a terminal.
+    pub fn wants_terminal(&self) -> bool {
+        self.spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
+    }
+}
+
+/// The busybox applets a demo bundle links, enough for a shell session and
+/// the tests.
+const APPLETS: &[&str] = &[
+    "sh", "ash", "cat", "echo", "sleep", "ls", "ps", "id", "true", "false", "env", "pwd",
+    "hostname", "head", "tail", "wc", "yes", "dd", "stty", "mkdir", "rm", "touch", "grep", "sed",
+    "seq", "tr", "vi", "top", "kill", "date", "uname", "test", "[", "printf", "mount", "df",
+    "free", "tty", "readlink",
+];
+
+/// What [`make_busybox_bundle`] should put in config.json.
+#[derive(Debug, Clone)]
+pub struct DemoBundle {
+    pub busybox: PathBuf,
+    pub args: Vec<String>,
+    pub terminal: bool,
+    pub hostname: String,
+    pub overwrite: bool,
+}
+
+/// Make a runnable bundle at `dir`: `rootfs/bin/busybox` with applet links,
+/// and a config.json from oci-spec's runc-like defaults.
+pub fn make_busybox_bundle(dir: &Path, demo: &DemoBundle) -> Result<(), BundleError> {
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BundleError::Write { path, source }
+    };
+    if !demo.busybox.is_file() {
+        return Err(BundleError::NoBusybox(demo.busybox.clone()));
+    }
+    let config = dir.join("config.json");
+    if config.exists() && !demo.overwrite {
+        return Err(BundleError::Exists(config));
+    }
+    let bin = dir.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).map_err(write_err(&bin))?;
+    for sub in ["proc", "sys", "dev", "tmp", "etc", "root"] {
+        let p = dir.join("rootfs").join(sub);
+        std::fs::create_dir_all(&p).map_err(write_err(&p))?;
+    }
+    let target = bin.join("busybox");
+    std::fs::copy(&demo.busybox, &target).map_err(write_err(&target))?;
+    for applet in APPLETS {
+        let link = bin.join(applet);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("busybox", &link).map_err(write_err(&link))?;
+    }
+    let passwd = dir.join("rootfs/etc/passwd");
+    std::fs::write(
+        &passwd,
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .map_err(write_err(&passwd))?;
+    let group = dir.join("rootfs/etc/group");
+    std::fs::write(&group, "root:x:0:\nnogroup:x:65534:\n").map_err(write_err(&group))?;
+
+    let spec = demo_spec(demo).map_err(|e| BundleError::Write {
+        path: config.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let json = serde_json::to_vec_pretty(&spec).map_err(|e| BundleError::Write {
+        path: config.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&config, json).map_err(write_err(&config))?;
+    Ok(())
+}
+
+fn demo_spec(demo: &DemoBundle) -> Result<Spec, oci_spec::OciSpecError> {
+    let mut spec = Spec::default();
+    let mut process = spec.process().clone().unwrap_or_default();
+    process.set_args(Some(demo.args.clone()));
+    process.set_terminal(Some(demo.terminal));
+    process.set_cwd("/".into());
+    spec.set_process(Some(process));
+    spec.set_hostname(Some(demo.hostname.clone()));
+    let mut root = spec.root().clone().unwrap_or_default();
+    root.set_path("rootfs".into());
+    root.set_readonly(Some(false));
+    spec.set_root(Some(root));
+    Ok(spec)
+}

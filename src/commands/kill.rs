@@ -1,0 +1,47 @@
+//! `ocictl kill`.
+
+use anyhow::Context as _;
+use clap::Args;
+use ocictl::runc::{ContainerId, KillOpts};
+use ocictl::signal::Signal;
+
+use super::{report_action, Context, Outcome};
+
+/// Send a signal to a container's init process (or to all its processes).
+#[derive(Debug, Args)]
+#[command(after_help = "SIGNAL may be a name (TERM, SIGKILL, kill, RTMIN+3) or a number (9).")]
+pub struct Kill {
+    /// Send the signal to every process in the container.
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// The container's ID.
+    pub id: ContainerId,
+
+    /// The signal to send.
+    #[arg(default_value = "TERM", value_parser = clap::builder::ValueParser::new(parse_signal), value_hint = clap::ValueHint::Other)]
+    pub signal: Signal,
+}
+
+fn parse_signal(s: &str) -> Result<Signal, String> {
+    s.parse()
+        .map_err(|e: ocictl::signal::ParseSignalError| e.to_string())
+}
+
+impl Kill {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let opts = KillOpts {
+            signal: self.signal,
+            all: self.all,
+        };
+        ctx.runc
+            .kill(&self.id, &opts)
+            .with_context(|| format!("cannot send {} to container {}", self.signal, self.id))?;
+        report_action(
+            ctx,
+            "kill",
+            &self.id,
+            serde_json::json!({ "signal": self.signal.name() }),
+        )
+    }
+}

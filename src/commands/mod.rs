@@ -1,0 +1,109 @@
+//! One file per subcommand: its clap arguments (doc comments are the help)
+//! and its `run`, which turns arguments into typed options, calls the
+//! driver, and renders the result. Commands never build argv themselves.
+
+mod bundle;
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod resume;
+mod run;
+mod spec;
+mod start;
+mod state;
+mod version;
+
+use clap::Subcommand;
+use ocictl::runc::{ContainerId, Runc};
+use serde_json::json;
+
+use crate::output::{self, Format};
+
+/// What every command gets: the configured driver and the output format.
+pub struct Context {
+    pub runc: Runc,
+    pub format: Format,
+}
+
+/// A command's result: the exit code, or an error with context.
+pub type Outcome = anyhow::Result<i32>;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Create(create::Create),
+    Start(start::Start),
+    Run(run::Run),
+    Delete(delete::Delete),
+    Kill(kill::Kill),
+    Pause(pause::Pause),
+    Resume(resume::Resume),
+    State(state::State),
+    List(list::List),
+    Ps(ps::Ps),
+    Version(version::Version),
+    Features(features::Features),
+    Spec(spec::Spec),
+    Bundle(bundle::Bundle),
+}
+
+impl Command {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        match self {
+            Command::Create(c) => c.run(ctx),
+            Command::Start(c) => c.run(ctx),
+            Command::Run(c) => c.run(ctx),
+            Command::Delete(c) => c.run(ctx),
+            Command::Kill(c) => c.run(ctx),
+            Command::Pause(c) => c.run(ctx),
+            Command::Resume(c) => c.run(ctx),
+            Command::State(c) => c.run(ctx),
+            Command::List(c) => c.run(ctx),
+            Command::Ps(c) => c.run(ctx),
+            Command::Version(c) => c.run(ctx),
+            Command::Features(c) => c.run(ctx),
+            Command::Spec(c) => c.run(ctx),
+            Command::Bundle(c) => c.run(ctx),
+        }
+    }
+}
+
+/// The result of a command that only acts (start, pause, delete…): silent
+/// for people, as runc is; `{"id":…,"action":…}` plus `extra` for scripts.
+pub fn report_action(
+    ctx: &Context,
+    action: &str,
+    id: &ContainerId,
+    extra: serde_json::Value,
+) -> Outcome {
+    if ctx.format == Format::Json {
+        let mut value = json!({ "id": id, "action": action });
+        if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        output::print_json(&value)?;
+    }
+    Ok(0)
+}
+
+/// `--format`'s short form `-f`, which runc's `list` and `ps` have: it wins
+/// over the global `--format` when given.
+pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
+    short.unwrap_or(ctx.format)
+}
+
+/// How a foreground process ended, for JSON: `{"exit_code": N}` plus
+/// `"signal": "SIGKILL"` when a signal killed it.
+pub fn termination_json(status: ocictl::runc::Termination) -> serde_json::Value {
+    use ocictl::runc::Termination;
+    match status {
+        Termination::Exited(code) => json!({ "exit_code": code }),
+        Termination::Signaled(sig) => json!({
+            "exit_code": status.shell_code(),
+            "signal": ocictl::signal::Signal::from_number(sig).map(|s| s.name()),
+        }),
+    }
+}

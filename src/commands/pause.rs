@@ -1,0 +1,23 @@
+//! `ocictl pause`.
+
+use anyhow::Context as _;
+use clap::Args;
+use ocictl::runc::ContainerId;
+
+use super::{report_action, Context, Outcome};
+
+/// Pause every process of a running container (cgroup freezer).
+#[derive(Debug, Args)]
+pub struct Pause {
+    /// The ID of the running container.
+    pub id: ContainerId,
+}
+
+impl Pause {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        ctx.runc
+            .pause(&self.id)
+            .with_context(|| format!("cannot pause container {}", self.id))?;
+        report_action(ctx, "pause", &self.id, serde_json::json!({}))
+    }
+}

@@ -1,0 +1,23 @@
+//! `ocictl resume`.
+
+use anyhow::Context as _;
+use clap::Args;
+use ocictl::runc::ContainerId;
+
+use super::{report_action, Context, Outcome};
+
+/// Resume the processes of a paused container.
+#[derive(Debug, Args)]
+pub struct Resume {
+    /// The ID of the paused container.
+    pub id: ContainerId,
+}
+
+impl Resume {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        ctx.runc
+            .resume(&self.id)
+            .with_context(|| format!("cannot resume container {}", self.id))?;
+        report_action(ctx, "resume", &self.id, serde_json::json!({}))
+    }
+}

@@ -1,0 +1,37 @@
+//! `ocictl spec`: the runtime writes its default config.json.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+
+use super::{Context, Outcome};
+use crate::output::{self, Format};
+
+/// Write the runtime's default config.json into a bundle directory.
+///
+/// For a bundle with a root filesystem too, see `ocictl bundle`.
+#[derive(Debug, Args)]
+pub struct Spec {
+    /// The bundle directory to write config.json into.
+    #[arg(short, long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub bundle: Option<PathBuf>,
+
+    /// Write a spec for a rootless container.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+impl Spec {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let dir = self.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+        ctx.runc
+            .spec(self.bundle.as_deref(), self.rootless)
+            .with_context(|| format!("cannot write a spec in {}", dir.display()))?;
+        if ctx.format == Format::Json {
+            output::print_json(&json!({ "config": dir.join("config.json") }))?;
+        }
+        Ok(0)
+    }
+}

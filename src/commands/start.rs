@@ -1,0 +1,23 @@
+//! `ocictl start`.
+
+use anyhow::Context as _;
+use clap::Args;
+use ocictl::runc::ContainerId;
+
+use super::{report_action, Context, Outcome};
+
+/// Start the process of a created container.
+#[derive(Debug, Args)]
+pub struct Start {
+    /// The ID of the created container.
+    pub id: ContainerId,
+}
+
+impl Start {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        ctx.runc
+            .start(&self.id)
+            .with_context(|| format!("cannot start container {}", self.id))?;
+        report_action(ctx, "start", &self.id, serde_json::json!({}))
+    }
+}

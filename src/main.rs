@@ -1,0 +1,47 @@
+//! `ocictl`: parse the command line, start tracing, dispatch, and turn the
+//! outcome into an exit code.
+
+mod cli;
+mod commands;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.global.debug);
+    let format = cli.global.format;
+    let ctx = commands::Context {
+        runc: cli.global.runc(),
+        format,
+    };
+    let code = match cli.command.run(&ctx) {
+        Ok(code) => code,
+        Err(err) if report::is_broken_pipe(&err) => 0,
+        Err(err) => {
+            let code = report::exit_code_of(&err);
+            report::print_error(&err, format, code);
+            code
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Tracing goes to stderr, only when asked for (`--debug` or `RUST_LOG`), so
+/// a plain invocation pays nothing for it.
+fn init_tracing(debug: bool) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.is_empty() => filter,
+        _ if debug => "ocictl=debug".to_string(),
+        _ => return,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,118 @@
+//! Rendering for people and for scripts: the output format switch, JSON
+//! values, runc-shaped tables and timestamps. Every writer returns an
+//! io::Result so a closed pipe (`ocictl list | head -1`) ends quietly.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// `--format`: aligned text for people, or one JSON value for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable output; runc's own shape where runc has one.
+    #[default]
+    #[value(alias = "human", alias = "text")]
+    Table,
+    /// One JSON value on stdout (JSON lines for streams); errors as JSON on stderr.
+    Json,
+}
+
+/// Print one JSON value on one line.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Print a JSON value indented as runc indents it (`runc state`).
+pub fn print_json_pretty<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Print text as it is.
+pub fn print_text(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// A table laid out like Go's tabwriter as runc configures it (minimum
+/// cell width 12, padding 3): every column but the last is padded.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+    min_width: usize,
+    padding: usize,
+}
+
+impl Table {
+    /// runc's `list` layout.
+    pub fn runc_style(header: &[&str]) -> Table {
+        Table {
+            rows: vec![header.iter().map(|h| h.to_string()).collect()],
+            min_width: 12,
+            padding: 3,
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let mut widths = vec![0; columns];
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let mut text = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    let width = (widths[i] + self.padding).max(self.min_width);
+                    let pad = width.saturating_sub(cell.chars().count());
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text
+    }
+
+    pub fn print(&self) -> io::Result<()> {
+        print_text(&self.render())
+    }
+}
+
+/// A timestamp as Go's RFC3339Nano writes it (trailing zeros dropped).
+pub fn rfc3339_nano(t: &DateTime<Utc>) -> String {
+    ocictl::runc::types::rfc3339_nano(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_like_tabwriter() {
+        let mut t = Table::runc_style(&["ID", "PID", "OWNER"]);
+        t.row(vec![
+            "a-long-container-id".into(),
+            "42".into(),
+            "root".into(),
+        ]);
+        let text = t.render();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines[0], "ID                    PID         OWNER");
+        assert_eq!(lines[1], "a-long-container-id   42          root");
+    }
+}

@@ -1,0 +1,216 @@
+//! The driver's one error type: what ran, how it ended, and what the runtime
+//! said — never reduced to a bare "exit status 1".
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The exact argv of one runtime invocation, kept for errors and `--debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv(pub Vec<OsString>);
+
+impl Argv {
+    /// The program and subcommand, e.g. `runc state`: short enough for a
+    /// one-line message. Global flags are skipped.
+    pub fn short(&self) -> String {
+        let program = self
+            .0
+            .first()
+            .map(|p| {
+                let p = std::path::Path::new(p);
+                p.file_name()
+                    .unwrap_or(p.as_os_str())
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        let mut words = self.0.iter().skip(1);
+        // Global flags come first; the first bare word is the subcommand.
+        let mut takes_value = false;
+        for w in words.by_ref() {
+            let w = w.to_string_lossy();
+            if takes_value {
+                takes_value = false;
+                continue;
+            }
+            if let Some(flag) = w.strip_prefix("--") {
+                takes_value = !flag.contains('=') && super::GLOBAL_FLAGS_WITH_VALUE.contains(&flag);
+                continue;
+            }
+            return format!("{program} {w}");
+        }
+        program
+    }
+}
+
+impl fmt::Display for Argv {
+    /// Shell-quoted, so it can be pasted into a shell to reproduce.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            let word = word.to_string_lossy();
+            let plain = !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                f.write_str(&word)?;
+            } else {
+                write!(f, "'{}'", word.replace('\'', r"'\''"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a runtime process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl Termination {
+    pub fn from_status(status: std::process::ExitStatus) -> Termination {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Termination::Exited(code),
+            (None, Some(sig)) => Termination::Signaled(sig),
+            (None, None) => Termination::Exited(255),
+        }
+    }
+
+    /// The shell's convention: the exit code, or 128+N for signal N.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            Termination::Exited(code) => code,
+            Termination::Signaled(sig) => 128 + sig,
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == Termination::Exited(0)
+    }
+}
+
+impl fmt::Display for Termination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Termination::Exited(code) => write!(f, "exit status {code}"),
+            Termination::Signaled(sig) => match crate::signal::Signal::from_number(sig) {
+                Some(s) => write!(f, "killed by {s}"),
+                None => write!(f, "killed by signal {sig}"),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The runtime binary is not on PATH or does not exist.
+    #[error("runtime {binary:?} not found: install it (e.g. `apt-get install runc`) or name another with --runtime or OCICTL_RUNTIME")]
+    RuntimeNotFound { binary: PathBuf },
+
+    /// The runtime binary exists but cannot be executed.
+    #[error("runtime {binary:?} cannot be executed ({source}): check its permissions, or name another with --runtime")]
+    RuntimeNotExecutable {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// The runtime could not be started for another reason.
+    #[error("could not start `{argv}`: {source}")]
+    Spawn { argv: Argv, source: std::io::Error },
+
+    /// The runtime ran and failed.
+    #[error("{} failed ({status}): {}", argv.short(), message_or_placeholder(.message))]
+    Failed {
+        argv: Argv,
+        status: Termination,
+        /// The runtime's own error message, extracted from its log or stderr.
+        message: String,
+        /// Everything the runtime wrote to stderr, unmodified.
+        stderr: String,
+    },
+
+    /// The runtime did not answer in time and was killed.
+    #[error("{} did not finish within {after:?} and was killed: the runtime may be hung (raise --timeout if it is just slow)", argv.short())]
+    TimedOut { argv: Argv, after: Duration },
+
+    /// The runtime succeeded but printed something that is not what it owes.
+    #[error("{} printed {what} that could not be read: {detail}{}", argv.short(), raw_excerpt(.raw))]
+    BadOutput {
+        argv: Argv,
+        what: &'static str,
+        detail: String,
+        raw: String,
+    },
+
+    /// A file the driver reads or writes (pid file, process spec, log…).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+
+    /// A file had the wrong content (empty pid file, invalid process spec…).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn message_or_placeholder(message: &str) -> &str {
+    if message.is_empty() {
+        "the runtime printed no error message"
+    } else {
+        message
+    }
+}
+
+fn raw_excerpt(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return " (it printed nothing)".into();
+    }
+    let mut excerpt: String = trimmed.chars().take(120).collect();
+    if excerpt.len() < trimmed.len() {
+        excerpt.push('…');
+    }
+    format!(" (it printed {excerpt:?})")
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The exit code that best reports this error from a command line: the
+    /// runtime's own status when it ran and failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::RuntimeNotFound { .. } => crate::runc::exit_code::RUNTIME_NOT_FOUND,
+            Error::RuntimeNotExecutable { .. } => crate::runc::exit_code::RUNTIME_NOT_EXECUTABLE,
+            Error::Failed { status, .. } => match status.shell_code() {
+                0 => crate::runc::exit_code::FAILURE,
+                code => code,
+            },
+            Error::TimedOut { .. } => crate::runc::exit_code::TIMED_OUT,
+            _ => crate::runc::exit_code::FAILURE,
+        }
+    }
+
+    /// The runtime's message when it failed, for matching (e.g. "does not exist").
+    pub fn runtime_message(&self) -> Option<&str> {
+        match self {
+            Error::Failed { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,372 @@
+//! The runc driver: go-runc's counterpart. [`Runc`] holds the global options,
+//! builds each operation's argv, runs the runtime and parses what it returns.
+//! It never prints; callers render its typed results.
+
+mod argv;
+pub mod error;
+pub mod exit_code;
+mod id;
+pub mod log;
+mod opts;
+mod pidfile;
+pub mod process;
+pub mod types;
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+pub use argv::{absolute, Args};
+pub use error::{Argv, Error, Result, Termination};
+pub use id::{ContainerId, InvalidId};
+pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
+pub use pidfile::{parse_pid, read_pid_file};
+pub use types::{parse_pids, Container, Status, Version};
+
+use crate::signal::Signal;
+
+/// runc's global flags that take a value, for telling them from the
+/// subcommand when reading an argv back.
+pub(crate) const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
+    &["root", "log", "log-format", "criu", "rootless"];
+
+/// The format of the runtime's own log (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A runtime and the global options every invocation gets, in go-runc's
+/// order: `--root --debug --log --log-format --systemd-cgroup --rootless=
+/// --criu`, then `extra_args`, then the subcommand.
+#[derive(Debug, Clone)]
+pub struct Runc {
+    /// The runtime binary: a name looked up on PATH, or a path.
+    pub binary: PathBuf,
+    pub root: Option<PathBuf>,
+    pub debug: bool,
+    pub log: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub systemd_cgroup: bool,
+    /// `None` lets the runtime decide (runc's "auto").
+    pub rootless: Option<bool>,
+    pub criu: Option<PathBuf>,
+    /// Signal the runtime child gets when ocictl dies (PR_SET_PDEATHSIG).
+    pub pdeath_signal: Option<Signal>,
+    /// Start the runtime in its own process group.
+    pub setpgid: bool,
+    /// Working directory of the runtime process.
+    pub cwd: Option<PathBuf>,
+    /// Extra global arguments, placed before the subcommand.
+    pub extra_args: Vec<OsString>,
+    /// Kill a runtime call that owes a prompt answer (state, list, kill…)
+    /// after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Runc {
+    fn default() -> Self {
+        Runc {
+            binary: "runc".into(),
+            root: None,
+            debug: false,
+            log: None,
+            log_format: None,
+            systemd_cgroup: false,
+            rootless: None,
+            criu: None,
+            pdeath_signal: None,
+            setpgid: false,
+            cwd: None,
+            extra_args: Vec::new(),
+            timeout: None,
+        }
+    }
+}
+
+impl Runc {
+    /// The full argv for a subcommand: binary, global flags, then `args`.
+    pub fn argv(&self, args: Args) -> Argv {
+        self.argv_with_log(args, None)
+    }
+
+    fn argv_with_log(&self, args: Args, private_log: Option<&Path>) -> Argv {
+        let mut argv: Vec<OsString> = vec![self.binary.clone().into_os_string()];
+        if let Some(root) = &self.root {
+            argv.push("--root".into());
+            argv.push(absolute(root));
+        }
+        if self.debug {
+            argv.push("--debug".into());
+        }
+        let log_format = match (&self.log, private_log) {
+            (Some(log), _) => {
+                argv.push("--log".into());
+                argv.push(absolute(log));
+                self.log_format
+            }
+            (None, Some(private)) => {
+                argv.push("--log".into());
+                argv.push(private.into());
+                Some(LogFormat::Json)
+            }
+            (None, None) => self.log_format,
+        };
+        if let Some(format) = log_format {
+            argv.push("--log-format".into());
+            argv.push(
+                match format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .into(),
+            );
+        }
+        if self.systemd_cgroup {
+            argv.push("--systemd-cgroup".into());
+        }
+        if let Some(rootless) = self.rootless {
+            argv.push(format!("--rootless={rootless}").into());
+        }
+        if let Some(criu) = &self.criu {
+            argv.push("--criu".into());
+            argv.push(absolute(criu));
+        }
+        argv.extend(self.extra_args.iter().cloned());
+        argv.extend(args.into_vec());
+        Argv(argv)
+    }
+
+    fn command(&self, argv: &Argv) -> Command {
+        tracing::debug!(argv = %argv, "running the runtime");
+        let mut cmd = Command::new(&argv.0[0]);
+        cmd.args(&argv.0[1..]);
+        // A runtime that sees NOTIFY_SOCKET hands the container systemd's
+        // notify socket: only right when systemd started ocictl for that.
+        cmd.env_remove("NOTIFY_SOCKET");
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
+        let pdeath = self.pdeath_signal.map(Signal::number);
+        let setpgid = self.setpgid;
+        if pdeath.is_some() || setpgid {
+            // SAFETY: only async-signal-safe calls (prctl, setpgid) between
+            // fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if let Some(sig) = pdeath {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    if setpgid && libc::setpgid(0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd
+    }
+
+    /// Run a subcommand that owes a prompt answer, capturing its output.
+    /// Fails with the runtime's own message when it exits non-zero.
+    pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
+        let argv = self.argv(args);
+        let captured = process::capture(
+            self.command(&argv),
+            &argv,
+            &self.binary,
+            stdin,
+            self.timeout,
+        )?;
+        if !captured.status.success() {
+            let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
+            return Err(Error::Failed {
+                message: log::error_message(&stderr),
+                status: captured.status,
+                stderr,
+                argv,
+            });
+        }
+        Ok(captured)
+    }
+
+    /// Run a subcommand with ocictl's own stdio (the container inherits it,
+    /// as it would from runc), forwarding signals while it runs. The
+    /// runtime's error message is taken from a private log when the user
+    /// asked for no log of their own. Returns how the runtime ended: for a
+    /// foreground `run` or `exec`, that is the container process's status.
+    pub fn run_inherited(&self, args: Args) -> Result<Termination> {
+        let mut private_log = if self.log.is_none() && !self.debug {
+            Some(process::PrivateLog::new()?)
+        } else {
+            None
+        };
+        let log_path = private_log.as_ref().map(process::PrivateLog::path);
+        let argv = self.argv_with_log(args, log_path.as_deref());
+        let status = process::run_inherited(self.command(&argv), &argv, &self.binary)?;
+        tracing::debug!(%status, "runtime finished");
+        if let Some(log) = private_log.as_mut() {
+            let text = log.contents();
+            let message = log::error_message(&text);
+            // A foreground container's own non-zero exit is not a runtime
+            // error: runc logs an error record only when it failed itself.
+            let runtime_failed = text
+                .lines()
+                .filter_map(log::parse_log_line)
+                .any(|r| r.level == "error" || r.level == "fatal");
+            if runtime_failed {
+                return Err(Error::Failed {
+                    argv,
+                    status,
+                    message,
+                    stderr: String::new(),
+                });
+            }
+        }
+        Ok(status)
+    }
+
+    fn expect_json<T>(
+        &self,
+        args: Args,
+        what: &'static str,
+        parse: impl FnOnce(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<T> {
+        let argv = self.argv(args.clone());
+        let out = self.capture(args, None)?.stdout;
+        parse(&out).map_err(|e| Error::BadOutput {
+            argv,
+            what,
+            detail: e.to_string(),
+            raw: String::from_utf8_lossy(&out).into_owned(),
+        })
+    }
+
+    /// `runc --version`, parsed.
+    pub fn version(&self) -> Result<Version> {
+        let mut args = Args::default();
+        args.arg("--version");
+        let argv = self.argv(args.clone());
+        let out = self.capture(args, None)?.stdout;
+        let text = String::from_utf8_lossy(&out);
+        Version::parse(&text).map_err(|detail| Error::BadOutput {
+            argv,
+            what: "a version",
+            detail,
+            raw: text.into_owned(),
+        })
+    }
+
+    /// `runc state ID`.
+    pub fn state(&self, id: &ContainerId) -> Result<Container> {
+        let mut args = Args::subcommand("state");
+        args.arg(id);
+        self.expect_json(args, "a container state", Container::parse_state)
+    }
+
+    /// `runc list --format json`.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut args = Args::subcommand("list");
+        args.value("format", Some("json"));
+        self.expect_json(args, "a container list", Container::parse_list)
+    }
+
+    /// `runc ps --format json ID`: the container's host pids.
+    pub fn ps(&self, id: &ContainerId) -> Result<Vec<i32>> {
+        let mut args = Args::subcommand("ps");
+        args.value("format", Some("json")).arg(id);
+        self.expect_json(args, "a process list", parse_pids)
+    }
+
+    /// `runc ps ID [PS-ARGS…]`: the host's `ps` table for the container.
+    pub fn ps_table(&self, id: &ContainerId, ps_args: &[String]) -> Result<String> {
+        let mut args = Args::subcommand("ps");
+        args.arg(id);
+        for a in ps_args {
+            args.arg(a);
+        }
+        let out = self.capture(args, None)?.stdout;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// `runc create`: the container's init inherits ocictl's stdio.
+    pub fn create(&self, id: &ContainerId, opts: &CreateOpts) -> Result<()> {
+        let mut args = Args::subcommand("create");
+        opts.push_args(&mut args);
+        args.arg(id);
+        self.expect_success(args)
+    }
+
+    /// `runc run`: in the foreground, returns the container's exit status.
+    pub fn run(&self, id: &ContainerId, opts: &RunOpts) -> Result<Termination> {
+        let mut args = Args::subcommand("run");
+        opts.push_args(&mut args);
+        args.arg(id);
+        self.run_inherited(args)
+    }
+
+    fn expect_success(&self, args: Args) -> Result<()> {
+        let argv = self.argv(args.clone());
+        match self.run_inherited(args)? {
+            status if status.success() => Ok(()),
+            status => Err(Error::Failed {
+                argv,
+                status,
+                message: String::new(),
+                stderr: String::new(),
+            }),
+        }
+    }
+
+    /// Run a subcommand whose only answer is its exit status.
+    fn simple(&self, sub: &str, id: &ContainerId, push: impl FnOnce(&mut Args)) -> Result<()> {
+        let mut args = Args::subcommand(sub);
+        push(&mut args);
+        args.arg(id);
+        self.capture(args, None).map(drop)
+    }
+
+    pub fn start(&self, id: &ContainerId) -> Result<()> {
+        self.simple("start", id, |_| {})
+    }
+
+    pub fn delete(&self, id: &ContainerId, opts: &DeleteOpts) -> Result<()> {
+        self.simple("delete", id, |a| opts.push_args(a))
+    }
+
+    /// `runc kill [--all] ID SIGNAL` (the signal as a number, which every
+    /// runtime accepts).
+    pub fn kill(&self, id: &ContainerId, opts: &KillOpts) -> Result<()> {
+        let mut args = Args::subcommand("kill");
+        opts.push_args(&mut args);
+        args.arg(id).arg(opts.signal.number().to_string());
+        self.capture(args, None).map(drop)
+    }
+
+    pub fn pause(&self, id: &ContainerId) -> Result<()> {
+        self.simple("pause", id, |_| {})
+    }
+
+    pub fn resume(&self, id: &ContainerId) -> Result<()> {
+        self.simple("resume", id, |_| {})
+    }
+
+    /// `runc features`: what the runtime supports, as it reports it.
+    pub fn features(&self) -> Result<serde_json::Value> {
+        self.expect_json(Args::subcommand("features"), "a features document", |b| {
+            serde_json::from_slice(b)
+        })
+    }
+
+    /// `runc spec [--bundle DIR] [--rootless]`: write a default config.json.
+    pub fn spec(&self, bundle: Option<&Path>, rootless: bool) -> Result<()> {
+        let mut args = Args::subcommand("spec");
+        args.path("bundle", bundle).flag("rootless", rootless);
+        self.capture(args, None).map(drop)
+    }
+}

@@ -1,0 +1,51 @@
+//! Pid files written by `--pid-file`: trimmed, and a clear error for a
+//! missing, empty or non-numeric file (go-runc forgot to trim).
+
+use std::path::Path;
+
+use super::error::{Error, Result};
+
+/// Read a pid from `path`.
+pub fn read_pid_file(path: &Path) -> Result<i32> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read pid file {}", path.display()), e))?;
+    parse_pid(&text).map_err(|why| Error::Invalid(format!("pid file {} {why}", path.display())))
+}
+
+/// Parse a pid file's content; the error says what is wrong with it.
+pub fn parse_pid(text: &str) -> std::result::Result<i32, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("is empty".into());
+    }
+    match trimmed.parse::<i32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => {
+            let excerpt: String = trimmed.chars().take(40).collect();
+            Err(format!("does not hold a process ID (it holds {excerpt:?})"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_validates() {
+        assert_eq!(parse_pid("1234\n"), Ok(1234));
+        assert_eq!(parse_pid("  42  "), Ok(42));
+        assert!(parse_pid("").unwrap_err().contains("empty"));
+        assert!(parse_pid("\n").unwrap_err().contains("empty"));
+        assert!(parse_pid("abc").is_err());
+        assert!(parse_pid("0").is_err());
+        assert!(parse_pid("-5").is_err());
+        assert!(parse_pid("12 34").is_err());
+    }
+
+    #[test]
+    fn missing_file_names_it() {
+        let err = read_pid_file(Path::new("/nonexistent/x.pid")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/x.pid"), "{err}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Signals as operators type them: `KILL`, `SIGKILL`, `kill`, `9`, `RTMIN+3`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A signal number, valid on this platform (1..=SIGRTMAX).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signal(i32);
+
+/// Standard signal names without the `SIG` prefix, as runc knows them.
+const NAMES: &[(&str, i32)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// Linux's real-time signal range as the kernel defines it (glibc reserves
+/// the first few for itself, but a container's process may use any of them).
+const RTMIN: i32 = 32;
+const RTMAX: i32 = 64;
+
+/// Why a signal could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown signal {input:?}: use a name like TERM, SIGKILL or HUP, or a number from 1 to {RTMAX}"
+)]
+pub struct ParseSignalError {
+    input: String,
+}
+
+impl Signal {
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+
+    /// The signal with this number, if the number is one.
+    pub fn from_number(n: i32) -> Option<Signal> {
+        (1..=RTMAX).contains(&n).then_some(Signal(n))
+    }
+
+    pub fn number(self) -> i32 {
+        self.0
+    }
+
+    /// The canonical name with the `SIG` prefix (`SIGKILL`, `SIGRTMIN+3`).
+    pub fn name(self) -> String {
+        if let Some((name, _)) = NAMES.iter().find(|(_, n)| *n == self.0) {
+            return format!("SIG{name}");
+        }
+        match self.0 {
+            RTMIN => "SIGRTMIN".into(),
+            RTMAX => "SIGRTMAX".into(),
+            n => format!("SIGRTMIN+{}", n - RTMIN),
+        }
+    }
+
+    /// Every standard name, for completion and help.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        NAMES.iter().map(|(name, _)| *name)
+    }
+}
+
+impl FromStr for Signal {
+    type Err = ParseSignalError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let err = || ParseSignalError {
+            input: input.to_string(),
+        };
+        let trimmed = input.trim();
+        if let Ok(n) = trimmed.parse::<i32>() {
+            return Signal::from_number(n).ok_or_else(err);
+        }
+        let upper = trimmed.to_ascii_uppercase();
+        let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if let Some((_, n)) = NAMES.iter().find(|(name, _)| *name == bare) {
+            return Ok(Signal(*n));
+        }
+        let rt = |rest: &str, base: i32, sign: i32| -> Option<Signal> {
+            let offset = if rest.is_empty() {
+                0
+            } else {
+                rest.strip_prefix(if sign > 0 { '+' } else { '-' })?
+                    .parse::<i32>()
+                    .ok()?
+            };
+            let n = base + sign * offset;
+            (RTMIN..=RTMAX).contains(&n).then_some(Signal(n))
+        };
+        if let Some(rest) = bare.strip_prefix("RTMIN") {
+            return rt(rest, RTMIN, 1).ok_or_else(err);
+        }
+        if let Some(rest) = bare.strip_prefix("RTMAX") {
+            return rt(rest, RTMAX, -1).ok_or_else(err);
+        }
+        Err(err())
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_every_spelling_runc_accepts() {
+        for s in ["KILL", "SIGKILL", "kill", "sigkill", "9", " 9 "] {
+            assert_eq!(s.parse::<Signal>().unwrap(), Signal::KILL, "{s}");
+        }
+        assert_eq!("hup".parse::<Signal>().unwrap().number(), libc::SIGHUP);
+        assert_eq!("RTMIN+3".parse::<Signal>().unwrap().number(), 35);
+        assert_eq!("SIGRTMAX-1".parse::<Signal>().unwrap().number(), 63);
+        assert_eq!("64".parse::<Signal>().unwrap().name(), "SIGRTMAX");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_signal() {
+        for s in ["", "0", "65", "-9", "BOGUS", "SIG", "RTMIN+40", "KILL9"] {
+            let err = s.parse::<Signal>().unwrap_err();
+            assert!(err.to_string().contains("unknown signal"), "{s}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for n in 1..=64 {
+            let sig = Signal::from_number(n).unwrap();
+            assert_eq!(sig.name().parse::<Signal>().unwrap(), sig);
+        }
+    }
+}
