@@ -1,0 +1,252 @@
+//! Shared test harness: an ocictl command bound to a private runtime root,
+//! busybox bundles made by `ocictl bundle`, and cleanup that force-deletes
+//! every container the test left. End-to-end tests never skip: a missing
+//! runc or busybox fails them with a message naming `scripts/setup --tests`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// The ocictl binary under test, with no OCICTL_* settings from outside.
+pub fn ocictl() -> Command {
+    let mut cmd = Command::cargo_bin("ocictl").expect("the ocictl binary is built");
+    for var in ["OCICTL_RUNTIME", "OCICTL_ROOT", "OCICTL_FORMAT", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Path of the built ocictl binary (for spawning it by hand, e.g. in a pty).
+pub fn ocictl_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("ocictl")
+}
+
+/// A private runtime root and a place for bundles; deletes its containers on drop.
+pub struct Env {
+    pub dir: TempDir,
+    pub root: PathBuf,
+}
+
+impl Env {
+    /// Needs root, runc and busybox-static; fails (never skips) without them.
+    pub fn new() -> Env {
+        require_e2e();
+        let dir = tempfile::Builder::new()
+            .prefix("ocictl-test-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).expect("root dir");
+        Env { dir, root }
+    }
+
+    /// ocictl with `--root` set to this environment's root.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = ocictl();
+        cmd.arg("--root").arg(&self.root);
+        cmd
+    }
+
+    /// The same as a std Command (for spawning in the background).
+    pub fn std_cmd(&self) -> StdCommand {
+        let mut cmd = StdCommand::new(ocictl_path());
+        for var in ["OCICTL_RUNTIME", "OCICTL_ROOT", "OCICTL_FORMAT", "RUST_LOG"] {
+            cmd.env_remove(var);
+        }
+        cmd.arg("--root").arg(&self.root);
+        cmd
+    }
+
+    /// Run ocictl with `args` where a container inherits its stdio (`create`,
+    /// `run -d`): stdout and stderr go to files, not pipes, since the
+    /// container would hold a pipe open for as long as it lives.
+    pub fn run_detached(&self, args: &[&std::ffi::OsStr]) -> Detached {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.dir.path().join(format!("detached-{n}.out"));
+        let err_path = self.dir.path().join(format!("detached-{n}.err"));
+        let status = self
+            .std_cmd()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .status()
+            .expect("ocictl runs");
+        Detached {
+            code: status.code(),
+            stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
+    /// A fresh busybox bundle running `command` (default `sh`).
+    pub fn bundle(&self, command: &[&str]) -> PathBuf {
+        self.bundle_with(command, false)
+    }
+
+    /// A fresh busybox bundle; `terminal` sets process.terminal.
+    pub fn bundle_with(&self, command: &[&str], terminal: bool) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = self
+            .dir
+            .path()
+            .join(format!("bundle-{}", N.fetch_add(1, Ordering::SeqCst)));
+        let mut cmd = ocictl();
+        cmd.arg("bundle").arg(&dir);
+        if terminal {
+            cmd.arg("--tty");
+        }
+        if !command.is_empty() {
+            cmd.arg("--").args(command);
+        }
+        cmd.assert().success();
+        dir
+    }
+
+    /// Edit a bundle's config.json in place.
+    pub fn edit_config(bundle: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+        let path = bundle.join("config.json");
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut value);
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    }
+
+    /// `ocictl state` as JSON.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let out = self
+            .cmd()
+            .args(["--format", "json", "state", id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "state {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The container's status string, or None when it does not exist.
+    pub fn status(&self, id: &str) -> Option<String> {
+        let out = self
+            .cmd()
+            .args(["--format", "json", "state", id])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        Some(v["status"].as_str().unwrap().to_string())
+    }
+
+    /// Poll until the container has `status` (at most ~10 s).
+    pub fn wait_status(&self, id: &str, status: &str) {
+        for _ in 0..200 {
+            if self.status(id).as_deref() == Some(status) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "container {id} never reached status {status} (now {:?})",
+            self.status(id)
+        );
+    }
+
+    /// IDs of the containers under this root (straight from runc).
+    pub fn runc_ids(&self) -> Vec<String> {
+        let out = StdCommand::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["list", "-q"])
+            .output()
+            .expect("runc runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.runc_ids() {
+            let _ = StdCommand::new("runc")
+                .arg("--root")
+                .arg(&self.root)
+                .args(["resume", &id])
+                .output();
+            let _ = StdCommand::new("runc")
+                .arg("--root")
+                .arg(&self.root)
+                .args(["delete", "--force", &id])
+                .output();
+        }
+    }
+}
+
+/// What a detached ocictl run printed, read from files.
+#[derive(Debug)]
+pub struct Detached {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// OsStr arguments from anything path- or string-like.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { &[$(std::ffi::OsStr::new(&$a)),*] };
+}
+
+/// A unique container ID for this test process.
+pub fn unique_id(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// End-to-end tests need root, runc and busybox: fail loudly without them.
+pub fn require_e2e() {
+    assert!(
+        nix_is_root(),
+        "end-to-end tests run containers and need root: run `sudo scripts/test`"
+    );
+    for (bin, package) in [("runc", "runc"), ("/bin/busybox", "busybox-static")] {
+        let found = if bin.starts_with('/') {
+            Path::new(bin).exists()
+        } else {
+            StdCommand::new("sh")
+                .args(["-c", &format!("command -v {bin}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        assert!(
+            found,
+            "{bin} is missing: run `sudo scripts/setup --tests` (installs {package})"
+        );
+    }
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Path of a captured fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
