@@ -1,8 +1,10 @@
 //! `ocictl`: parse the command line, start tracing, dispatch, and turn the
 //! outcome into an exit code.
 
+mod assets;
 mod cli;
 mod commands;
+mod completion;
 mod output;
 mod report;
 
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    completion::complete_if_asked();
     let cli = cli::Cli::parse();
     init_tracing(cli.global.debug);
     let format = cli.global.format;

@@ -14,6 +14,7 @@ pub struct Delete {
     pub force: bool,
 
     /// The container's ID.
+    #[arg(add = crate::completion::any_container())]
     pub id: ContainerId,
 }
 

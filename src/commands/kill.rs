@@ -16,10 +16,11 @@ pub struct Kill {
     pub all: bool,
 
     /// The container's ID.
+    #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
     pub id: ContainerId,
 
     /// The signal to send.
-    #[arg(default_value = "TERM", value_parser = clap::builder::ValueParser::new(parse_signal), value_hint = clap::ValueHint::Other)]
+    #[arg(default_value = "TERM", value_parser = clap::builder::ValueParser::new(parse_signal), add = crate::completion::signals())]
     pub signal: Signal,
 }
 

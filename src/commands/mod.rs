@@ -3,9 +3,11 @@
 //! driver, and renders the result. Commands never build argv themselves.
 
 mod bundle;
+mod completion;
 mod create;
 mod delete;
 mod features;
+mod generate_assets;
 mod kill;
 mod list;
 mod pause;
@@ -48,6 +50,9 @@ pub enum Command {
     Features(features::Features),
     Spec(spec::Spec),
     Bundle(bundle::Bundle),
+    Completion(completion::Completion),
+    #[command(hide = true)]
+    GenerateAssets(generate_assets::GenerateAssets),
 }
 
 impl Command {
@@ -67,6 +72,8 @@ impl Command {
             Command::Features(c) => c.run(ctx),
             Command::Spec(c) => c.run(ctx),
             Command::Bundle(c) => c.run(ctx),
+            Command::Completion(c) => c.run(ctx),
+            Command::GenerateAssets(c) => c.run(ctx),
         }
     }
 }

@@ -10,6 +10,7 @@ use super::{report_action, Context, Outcome};
 #[derive(Debug, Args)]
 pub struct Pause {
     /// The ID of the running container.
+    #[arg(add = crate::completion::containers_in(crate::completion::RUNNING))]
     pub id: ContainerId,
 }
 

@@ -18,6 +18,7 @@ pub struct Ps {
     pub format_short: Option<Format>,
 
     /// The container's ID.
+    #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
     pub id: ContainerId,
 
     /// Options for ps(1), e.g. `-o pid,comm` (table only).

@@ -10,6 +10,7 @@ use super::{report_action, Context, Outcome};
 #[derive(Debug, Args)]
 pub struct Resume {
     /// The ID of the paused container.
+    #[arg(add = crate::completion::containers_in(crate::completion::PAUSED))]
     pub id: ContainerId,
 }
 

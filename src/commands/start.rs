@@ -10,6 +10,7 @@ use super::{report_action, Context, Outcome};
 #[derive(Debug, Args)]
 pub struct Start {
     /// The ID of the created container.
+    #[arg(add = crate::completion::containers_in(crate::completion::CREATED))]
     pub id: ContainerId,
 }
 

@@ -13,6 +13,7 @@ use crate::output::{self, Format};
 #[derive(Debug, Args)]
 pub struct State {
     /// The container's ID.
+    #[arg(add = crate::completion::any_container())]
     pub id: ContainerId,
 }
 
