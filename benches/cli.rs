@@ -336,6 +336,7 @@ impl Bench {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&fake, perms).unwrap();
         for format in ["table", "json"] {
+            #[allow(clippy::zombie_processes)] // reaped by wait4 below, for its rusage
             let child = quiet(
                 Command::new(&self.ocictl)
                     .args(["--runtime"])
@@ -349,6 +350,8 @@ impl Bench {
             let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
             // SAFETY: wait4 on our own child, with valid pointers.
             unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            // Reaped above; this only releases the handle.
+            std::mem::forget(child);
             println!(
                 "peak RSS, `ocictl list --format {format}` of {n} containers: {:.1} MiB (ocictl itself; the canned runtime is `cat`)",
                 usage.ru_maxrss as f64 / 1024.0
