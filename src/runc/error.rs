@@ -47,11 +47,21 @@ impl Argv {
 impl fmt::Display for Argv {
     /// Shell-quoted, so it can be pasted into a shell to reproduce.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut secret_next = false;
         for (i, word) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
             let word = word.to_string_lossy();
+            // Environment values may be secrets: show the name only.
+            let word = if std::mem::take(&mut secret_next) {
+                redact_env(&word).into()
+            } else if let Some(value) = word.strip_prefix("--env=") {
+                format!("--env={}", redact_env(value)).into()
+            } else {
+                secret_next = word == "--env" || word == "-e";
+                word
+            };
             let plain = !word.is_empty()
                 && word
                     .chars()
@@ -63,6 +73,13 @@ impl fmt::Display for Argv {
             }
         }
         Ok(())
+    }
+}
+
+fn redact_env(assignment: &str) -> String {
+    match assignment.split_once('=') {
+        Some((name, _)) => format!("{name}=***"),
+        None => assignment.to_string(),
     }
 }
 
@@ -214,3 +231,47 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Argv {
+        Argv(words.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn display_quotes_for_a_shell_and_hides_env_values() {
+        let a = argv(&[
+            "runc",
+            "--root",
+            "/run/x y",
+            "exec",
+            "--env",
+            "TOKEN=s3cret",
+            "-e",
+            "A=b",
+            "--env=K=v",
+            "id",
+            "sh",
+        ]);
+        let shown = a.to_string();
+        assert_eq!(
+            shown,
+            "runc --root '/run/x y' exec --env 'TOKEN=***' -e 'A=***' '--env=K=***' id sh"
+        );
+        assert!(!shown.contains("s3cret"));
+    }
+
+    #[test]
+    fn short_names_the_subcommand() {
+        assert_eq!(
+            argv(&["/usr/sbin/runc", "--root", "/r", "--debug", "state", "x"]).short(),
+            "runc state"
+        );
+        assert_eq!(
+            argv(&["runc", "--rootless=true", "list"]).short(),
+            "runc list"
+        );
+    }
+}

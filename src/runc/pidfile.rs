@@ -7,7 +7,15 @@ use super::error::{Error, Result};
 
 /// Read a pid from `path`.
 pub fn read_pid_file(path: &Path) -> Result<i32> {
-    let text = std::fs::read_to_string(path)
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Never follow a symlink planted where the pid file should be.
+    let mut text = String::new();
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
         .map_err(|e| Error::io(format!("cannot read pid file {}", path.display()), e))?;
     parse_pid(&text).map_err(|why| Error::Invalid(format!("pid file {} {why}", path.display())))
 }
@@ -41,6 +49,15 @@ mod tests {
         assert!(parse_pid("0").is_err());
         assert!(parse_pid("-5").is_err());
         assert!(parse_pid("12 34").is_err());
+    }
+
+    #[test]
+    fn symlinked_pid_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real"), "42").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+        assert_eq!(read_pid_file(&dir.path().join("real")).unwrap(), 42);
+        assert!(read_pid_file(&dir.path().join("link")).is_err());
     }
 
     #[test]
