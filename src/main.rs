@@ -8,10 +8,10 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|err| report::exit_on_usage_error(err));
     init_tracing(cli.global.debug);
     let format = cli.global.format;
     let ctx = commands::Context {
