@@ -68,8 +68,19 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
 
-    /// Rootless mode: true, false or auto (the runtime decides).
-    #[arg(long, global = true, value_enum, value_name = "true|false|auto")]
+    /// Rootless mode: true, false or auto (the runtime decides). A bare
+    /// `--rootless` means true; after `spec` it is spec's own flag (write a
+    /// rootless config.json).
+    // One argument serves both: clap cannot have a global `--rootless VALUE`
+    // and a subcommand's `--rootless` flag side by side.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "true|false|auto"
+    )]
     pub rootless: Option<Rootless>,
 
     /// Path of the criu binary for checkpoint and restore.

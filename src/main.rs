@@ -10,11 +10,11 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
     completion::complete_if_asked();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|err| report::exit_on_usage_error(err));
     init_tracing(cli.global.debug);
     let format = cli.global.format;
     let ctx = commands::Context {

@@ -54,6 +54,8 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         .and_then(runc::Error::runtime_message)?;
     if message.contains("does not exist") {
         Some("`ocictl list` shows the containers under this --root")
+    } else if message.contains("not stopped") {
+        Some("stop it first (`ocictl kill ID KILL`), or use `ocictl delete --force ID`")
     } else if message.contains("not paused") {
         Some("the container is not paused; `ocictl state ID` shows its status")
     } else if message.contains("not running") || message.contains("that has stopped") {
@@ -67,10 +69,26 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     }
 }
 
+/// The causes below the top message, each said once: an error that shows
+/// its source in its own message (`cannot read X: Permission denied`) would
+/// otherwise repeat it as the next cause.
+fn causes(err: &anyhow::Error) -> Vec<String> {
+    let mut previous = err.to_string();
+    let mut causes = Vec::new();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            causes.push(text.clone());
+        }
+        previous = text;
+    }
+    causes
+}
+
 /// Print the error to stderr in the chosen format.
 pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
     let mut stderr = std::io::stderr().lock();
-    let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
+    let causes = causes(err);
     let hint = hint(err);
     let _ = match format {
         Format::Json => {
@@ -93,4 +111,57 @@ pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
             stderr.write_all(text.as_bytes())
         }
     };
+}
+
+/// Report a command line clap could not parse, and exit 2. With
+/// `--format json` (or OCICTL_FORMAT=json) the error is one JSON object on
+/// stderr like every other error; help and version go out as clap prints them.
+pub fn exit_on_usage_error(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !json_requested() {
+        err.exit();
+    }
+    let text = err.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let error = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string();
+    let hint = lines
+        .find_map(|l| l.strip_prefix("tip: "))
+        .map(str::to_string);
+    let value = serde_json::json!({
+        "error": error,
+        "causes": [],
+        "hint": hint,
+        "exit_code": exit_code::USAGE,
+    });
+    let _ = writeln!(std::io::stderr().lock(), "{value}");
+    std::process::exit(exit_code::USAGE);
+}
+
+/// Whether the command line or the environment asks for JSON, read without
+/// clap (which just failed): `--format json`, `--format=json` before any `--`.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+        .collect();
+    let mut format = std::env::var("OCICTL_FORMAT").ok();
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--format" {
+            format = args.get(i + 1).cloned();
+        } else if let Some(value) = arg.strip_prefix("--format=") {
+            format = Some(value.to_string());
+        }
+    }
+    format.as_deref() == Some("json")
 }

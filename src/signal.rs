@@ -63,9 +63,10 @@ impl Signal {
     pub const TERM: Signal = Signal(libc::SIGTERM);
     pub const KILL: Signal = Signal(libc::SIGKILL);
 
-    /// The signal with this number, if the number is one.
+    /// The signal with this number, if the number is one. 0 is kept, as
+    /// runc keeps it: `kill ID 0` only checks that the process exists.
     pub fn from_number(n: i32) -> Option<Signal> {
-        (1..=RTMAX).contains(&n).then_some(Signal(n))
+        (0..=RTMAX).contains(&n).then_some(Signal(n))
     }
 
     pub fn number(self) -> i32 {
@@ -74,6 +75,9 @@ impl Signal {
 
     /// The canonical name with the `SIG` prefix (`SIGKILL`, `SIGRTMIN+3`).
     pub fn name(self) -> String {
+        if self.0 == 0 {
+            return "0".into();
+        }
         if let Some((name, _)) = NAMES.iter().find(|(_, n)| *n == self.0) {
             return format!("SIG{name}");
         }
@@ -146,11 +150,12 @@ mod tests {
         assert_eq!("RTMIN+3".parse::<Signal>().unwrap().number(), 35);
         assert_eq!("SIGRTMAX-1".parse::<Signal>().unwrap().number(), 63);
         assert_eq!("64".parse::<Signal>().unwrap().name(), "SIGRTMAX");
+        assert_eq!("0".parse::<Signal>().unwrap().number(), 0);
     }
 
     #[test]
     fn rejects_what_is_not_a_signal() {
-        for s in ["", "0", "65", "-9", "BOGUS", "SIG", "RTMIN+40", "KILL9"] {
+        for s in ["", "65", "-9", "BOGUS", "SIG", "RTMIN+40", "KILL9"] {
             let err = s.parse::<Signal>().unwrap_err();
             assert!(err.to_string().contains("unknown signal"), "{s}");
         }

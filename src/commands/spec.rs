@@ -17,17 +17,20 @@ pub struct Spec {
     /// The bundle directory to write config.json into.
     #[arg(short, long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub bundle: Option<PathBuf>,
-
-    /// Write a spec for a rootless container.
-    #[arg(long)]
-    pub rootless: bool,
+    // `spec --rootless` (write a spec for a rootless container) is read from
+    // the global `--rootless`, which takes the flag's place: see cli.rs.
 }
 
 impl Spec {
     pub fn run(self, ctx: &Context) -> Outcome {
         let dir = self.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-        ctx.runc
-            .spec(self.bundle.as_deref(), self.rootless)
+        // `--rootless` here is spec's own flag, not the runtime's global one.
+        let rootless = ctx.runc.rootless == Some(true);
+        let runc = ocictl::runc::Runc {
+            rootless: None,
+            ..ctx.runc.clone()
+        };
+        runc.spec(self.bundle.as_deref(), rootless)
             .with_context(|| format!("cannot write a spec in {}", dir.display()))?;
         if ctx.format == Format::Json {
             output::print_json(&json!({ "config": dir.join("config.json") }))?;
