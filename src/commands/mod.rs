@@ -3,6 +3,7 @@
 //! driver, and renders the result. Commands never build argv themselves.
 
 mod bundle;
+mod console;
 mod create;
 mod delete;
 mod features;
@@ -48,6 +49,7 @@ pub enum Command {
     Features(features::Features),
     Spec(spec::Spec),
     Bundle(bundle::Bundle),
+    Console(console::Console),
 }
 
 impl Command {
@@ -67,6 +69,7 @@ impl Command {
             Command::Features(c) => c.run(ctx),
             Command::Spec(c) => c.run(ctx),
             Command::Bundle(c) => c.run(ctx),
+            Command::Console(c) => c.run(ctx),
         }
     }
 }
