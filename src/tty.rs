@@ -13,36 +13,32 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-/// Signals the terminal loops react to. Once [`signals`] has been called
-/// they no longer kill ocictl: the loops forward them or stop cleanly, so
-/// temporary sockets and the terminal's settings are always cleaned up.
-pub const CAUGHT_SIGNALS: &[i32] = &[
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCHLD,
-];
+/// Signals the terminal loops react to: the runtime's proxied signals
+/// ([`crate::runc::process::PROXIED_SIGNALS`]) and SIGCHLD. Once
+/// [`signals`] has been called they no longer kill ocictl: the loops
+/// forward them or stop cleanly, so temporary sockets and the terminal's
+/// settings are always cleaned up.
+fn caught_signals() -> impl Iterator<Item = i32> {
+    crate::runc::process::PROXIED_SIGNALS
+        .iter()
+        .copied()
+        .chain([libc::SIGCHLD])
+}
 
 /// The signals a foreground terminal command passes on to the container
 /// process (SIGWINCH is turned into a window-size change instead).
-pub const FORWARDED_SIGNALS: &[i32] = &[
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
+pub fn forwarded_signals() -> impl Iterator<Item = i32> {
+    crate::runc::process::PROXIED_SIGNALS
+        .iter()
+        .copied()
+        .filter(|&s| s != libc::SIGWINCH)
+}
 
 /// The signals that end a command which has no process to pass them to
 /// (`ocictl console`).
 pub const STOP_SIGNALS: &[i32] = &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// A self-pipe that becomes readable when one of [`CAUGHT_SIGNALS`]
+/// A self-pipe that becomes readable when one of the caught signals
 /// arrives, plus one "pending" flag per signal.
 pub struct SignalPipe {
     read: OwnedFd,
@@ -74,8 +70,8 @@ impl SignalPipe {
     }
 
     /// The first of `signals` that arrived, cleared.
-    pub fn take_any(&self, signals: &[i32]) -> Option<i32> {
-        signals.iter().copied().find(|&s| self.take(s))
+    pub fn take_any(&self, signals: impl IntoIterator<Item = i32>) -> Option<i32> {
+        signals.into_iter().find(|&s| self.take(s))
     }
 
     /// Forget earlier arrivals of `signals` (e.g. a SIGCHLD from an
@@ -88,7 +84,7 @@ impl SignalPipe {
 }
 
 /// The process-wide signal pipe, installed on first use. From then on the
-/// [`CAUGHT_SIGNALS`] are caught instead of taking their default action.
+/// caught signals no longer take their default action.
 pub fn signals() -> io::Result<&'static SignalPipe> {
     static PIPE: OnceLock<SignalPipe> = OnceLock::new();
     static INIT: Mutex<()> = Mutex::new(());
@@ -103,7 +99,7 @@ pub fn signals() -> io::Result<&'static SignalPipe> {
     read.set_nonblocking(true)?;
     write.set_nonblocking(true)?;
     let mut pending = Vec::new();
-    for &sig in CAUGHT_SIGNALS {
+    for sig in caught_signals() {
         let flag = std::sync::Arc::new(AtomicBool::new(false));
         // The flag is set before the pipe is written, so a woken loop
         // always finds it.
@@ -394,15 +390,11 @@ impl Relay<'_> {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                if master_ev.contains(PollFlags::POLLOUT) && !pending.is_empty() {
-                    match nix::unistd::write(master, &pending) {
-                        Ok(n) => {
-                            pending.drain(..n);
-                        }
-                        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
-                        Err(nix::errno::Errno::EIO) => return Ok(()),
-                        Err(e) => return Err(e.into()),
-                    }
+                if master_ev.contains(PollFlags::POLLOUT)
+                    && !pending.is_empty()
+                    && !flush(master, &mut pending)?
+                {
+                    return Ok(());
                 }
             }
 
@@ -424,13 +416,8 @@ impl Relay<'_> {
                             last_input = buf[n - 1];
                             pending.extend_from_slice(&buf[..n]);
                             // Most writes go straight through.
-                            match nix::unistd::write(master, &pending) {
-                                Ok(w) => {
-                                    pending.drain(..w);
-                                }
-                                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
-                                Err(nix::errno::Errno::EIO) => return Ok(()),
-                                Err(e) => return Err(e.into()),
+                            if !flush(master, &mut pending)? {
+                                return Ok(());
                             }
                         }
                         Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
@@ -453,6 +440,20 @@ impl Relay<'_> {
                 };
             }
         }
+    }
+}
+
+/// Write what the non-blocking pty takes of `pending`; false when the
+/// pty's other side is gone.
+fn flush(master: BorrowedFd<'_>, pending: &mut Vec<u8>) -> io::Result<bool> {
+    match nix::unistd::write(master, pending) {
+        Ok(n) => {
+            pending.drain(..n);
+            Ok(true)
+        }
+        Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => Ok(true),
+        Err(nix::errno::Errno::EIO) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 

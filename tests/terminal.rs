@@ -24,6 +24,69 @@ fn on_pty(env: &Env, tmp: &TempDir, args: &[&str], rows: u16, cols: u16) -> PtyS
     PtySession::spawn(cmd, rows, cols)
 }
 
+/// A foreground `ocictl run` on a pty the test owns.
+struct TtyRun {
+    env: Env,
+    tmp: TempDir,
+    bundle: std::path::PathBuf,
+    id: String,
+    s: PtySession,
+    /// The terminal's settings before ocictl touched them.
+    before: Vec<u8>,
+}
+
+/// `ocictl run [EXTRA…] -b BUNDLE ID` on a `rows` x `cols` pty, for a
+/// busybox bundle running `command` (`terminal` in its config.json).
+fn tty_run(command: &[&str], terminal: bool, extra: &[&str], rows: u16, cols: u16) -> TtyRun {
+    tty_run_edited(command, terminal, extra, rows, cols, |_| {})
+}
+
+/// [`tty_run`] with the bundle's config.json edited first.
+fn tty_run_edited(
+    command: &[&str],
+    terminal: bool,
+    extra: &[&str],
+    rows: u16,
+    cols: u16,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> TtyRun {
+    let env = Env::new();
+    let tmp = private_tmp();
+    let bundle = env.bundle_with(command, terminal);
+    Env::edit_config(&bundle, edit);
+    let id = unique_id("tty");
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-b", bundle.to_str().unwrap(), &id]);
+    let s = on_pty(&env, &tmp, &args, rows, cols);
+    let before = s.termios_bytes();
+    TtyRun {
+        env,
+        tmp,
+        bundle,
+        id,
+        s,
+        before,
+    }
+}
+
+impl TtyRun {
+    /// Wait for ocictl's exit code, then check that the terminal is as it
+    /// was, the container is gone and no private file is left.
+    fn finish(&mut self) -> Option<i32> {
+        let status = self.s.wait();
+        assert_eq!(
+            self.s.termios_bytes(),
+            self.before,
+            "the terminal was not restored; it showed {}",
+            self.s.text()
+        );
+        assert_eq!(self.env.status(&self.id), None, "the container was left");
+        assert_empty(self.tmp.path());
+        status.code()
+    }
+}
+
 fn private_tmp() -> TempDir {
     tempfile::Builder::new()
         .prefix("ocictl-tty-tmp-")
@@ -41,15 +104,9 @@ fn assert_empty(dir: &Path) {
 
 #[test]
 fn run_t_echoes_input_follows_size_and_resize_and_returns_status() {
-    let env = Env::new();
-    let tmp = private_tmp();
-    let bundle = env.bundle(&["sh"]);
-    let config_before = std::fs::read(bundle.join("config.json")).unwrap();
-    let id = unique_id("tty");
-    let b = bundle.to_str().unwrap();
-    let mut s = on_pty(&env, &tmp, &["run", "-t", "-b", b, &id], 30, 100);
-    let before = s.termios_bytes();
-
+    let mut r = tty_run(&["sh"], false, &["-t"], 30, 100);
+    let config_before = std::fs::read(r.bundle.join("config.json")).unwrap();
+    let s = &mut r.s;
     s.send(b"echo typed-$((40+2))\r");
     // Only the shell's evaluation prints 42; the echo of what was typed
     // shows the expression.
@@ -61,54 +118,26 @@ fn run_t_echoes_input_follows_size_and_resize_and_returns_status() {
     s.send(b"stty size\r");
     s.expect("40 120");
     s.send(b"exit 5\r");
-    let status = s.wait();
-    assert_eq!(status.code(), Some(5), "output: {}", s.text());
-    assert_eq!(s.termios_bytes(), before, "the terminal was not restored");
+    assert_eq!(r.finish(), Some(5), "output: {}", r.s.text());
     assert_eq!(
-        std::fs::read(bundle.join("config.json")).unwrap(),
+        std::fs::read(r.bundle.join("config.json")).unwrap(),
         config_before,
         "run -t must not edit config.json"
     );
-    assert_eq!(env.status(&id), None, "the container was not deleted");
-    assert_empty(tmp.path());
 }
 
 #[test]
 fn run_t_exits_zero_and_terminal_bundle_needs_no_flag() {
-    let env = Env::new();
-    let tmp = private_tmp();
-    let bundle = env.bundle_with(&["sh", "-c", "tty && echo ok-$((1+1))"], true);
-    let id = unique_id("tty0");
-    let mut s = on_pty(
-        &env,
-        &tmp,
-        &["run", "-b", bundle.to_str().unwrap(), &id],
-        24,
-        80,
-    );
-    let before = s.termios_bytes();
-    let status = s.wait();
-    assert_eq!(status.code(), Some(0), "output: {}", s.text());
-    assert!(s.text().contains("/dev/pts/"), "output: {}", s.text());
-    assert!(s.text().contains("ok-2"), "output: {}", s.text());
-    assert_eq!(s.termios_bytes(), before);
-    assert_empty(tmp.path());
+    let mut r = tty_run(&["sh", "-c", "tty && echo ok-$((1+1))"], true, &[], 24, 80);
+    assert_eq!(r.finish(), Some(0), "output: {}", r.s.text());
+    assert!(r.s.text().contains("/dev/pts/"), "output: {}", r.s.text());
+    assert!(r.s.text().contains("ok-2"), "output: {}", r.s.text());
 }
 
 #[test]
 fn ctrl_c_goes_to_the_container_shell() {
-    let env = Env::new();
-    let tmp = private_tmp();
-    let bundle = env.bundle_with(&["sh"], true);
-    let id = unique_id("ctrlc");
-    let mut s = on_pty(
-        &env,
-        &tmp,
-        &["run", "-b", bundle.to_str().unwrap(), &id],
-        24,
-        80,
-    );
-    let before = s.termios_bytes();
+    let mut r = tty_run(&["sh"], true, &[], 24, 80);
+    let s = &mut r.s;
     s.send(b"echo sleep-$((6*7)); sleep 100\r");
     s.expect("sleep-42");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -120,58 +149,36 @@ fn ctrl_c_goes_to_the_container_shell() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     s.send(b"\x03");
     s.send(b"exit\r");
-    let status = s.wait();
-    assert_eq!(status.code(), Some(130), "output: {}", s.text());
-    assert_eq!(s.termios_bytes(), before);
-    assert_empty(tmp.path());
+    assert_eq!(r.finish(), Some(130), "output: {}", r.s.text());
 }
 
 #[test]
 fn container_killed_from_elsewhere_restores_the_terminal() {
-    let env = Env::new();
-    let tmp = private_tmp();
-    let bundle = env.bundle(&["sh"]);
-    let id = unique_id("killed");
-    let b = bundle.to_str().unwrap();
-    let mut s = on_pty(&env, &tmp, &["run", "--tty", "-b", b, &id], 24, 80);
-    let before = s.termios_bytes();
-    s.send(b"echo up-$((2+2))\r");
-    s.expect("up-4");
-    env.cmd().args(["kill", &id, "KILL"]).assert().success();
-    let status = s.wait();
-    assert_eq!(status.code(), Some(137), "output: {}", s.text());
-    assert_eq!(s.termios_bytes(), before);
-    assert_eq!(env.status(&id), None, "the container was not deleted");
-    assert_empty(tmp.path());
+    let mut r = tty_run(&["sh"], false, &["--tty"], 24, 80);
+    r.s.send(b"echo up-$((2+2))\r");
+    r.s.expect("up-4");
+    r.env.cmd().args(["kill", &r.id, "KILL"]).assert().success();
+    assert_eq!(r.finish(), Some(137), "output: {}", r.s.text());
 }
 
 #[test]
 fn runtime_failures_are_reported_after_the_terminal_is_restored() {
-    let env = Env::new();
-    let tmp = private_tmp();
     // runc fails before it creates the pty (it never connects)…
-    let early = env.bundle(&["sh"]);
-    Env::edit_config(&early, |c| c["process"]["cwd"] = "relative".into());
+    let mut early = tty_run_edited(&["sh"], false, &["-t"], 24, 80, |c| {
+        c["process"]["cwd"] = "relative".into()
+    });
     // …and after it has sent the pty (the program cannot be executed).
-    let late = env.bundle(&["/no/such/program"]);
-    for (bundle, message) in [
-        (&early, "Cwd must be an absolute path"),
-        (&late, "no/such/program"),
+    let mut late = tty_run(&["/no/such/program"], false, &["-t"], 24, 80);
+    for (r, message) in [
+        (&mut early, "Cwd must be an absolute path"),
+        (&mut late, "no/such/program"),
     ] {
-        let id = unique_id("fail");
-        let b = bundle.to_str().unwrap();
-        let mut s = on_pty(&env, &tmp, &["run", "-t", "-b", b, &id], 24, 80);
-        let before = s.termios_bytes();
-        let status = s.wait();
-        assert_ne!(status.code(), Some(0), "output: {}", s.text());
-        let text = s.text();
+        assert_ne!(r.finish(), Some(0), "output: {}", r.s.text());
+        let text = r.s.text();
         assert!(
             text.contains("cannot run container") && text.contains(message),
             "runc's error should be shown: {text}"
         );
-        assert_eq!(s.termios_bytes(), before);
-        assert_eq!(env.status(&id), None);
-        assert_empty(tmp.path());
     }
 }
 
@@ -224,6 +231,20 @@ fn wait_for_socket(path: &Path, console: &mut std::process::Child) {
     panic!("ocictl console never created {}", path.display());
 }
 
+/// `ocictl run -d --console-socket SOCKET`, which must succeed.
+fn run_detached_on(env: &Env, socket: &Path, bundle: &Path, id: &str) {
+    let run = env.run_detached(args![
+        "run",
+        "-d",
+        "--console-socket",
+        socket,
+        "-b",
+        bundle,
+        id
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+}
+
 #[test]
 fn console_log_mode_records_a_detached_container() {
     let env = Env::new();
@@ -243,16 +264,7 @@ fn console_log_mode_records_a_detached_container() {
         .unwrap();
     wait_for_socket(&socket, &mut console);
     let id = unique_id("logged");
-    let run = env.run_detached(args![
-        "run",
-        "-d",
-        "--console-socket",
-        socket,
-        "-b",
-        bundle,
-        id
-    ]);
-    assert_eq!(run.code, Some(0), "{run:?}");
+    run_detached_on(&env, &socket, &bundle, &id);
     let status = console.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "detached-9\r\n");
@@ -275,16 +287,7 @@ fn console_forward_mode_is_interactive() {
     let before = s.termios_bytes();
     wait_for_socket(&socket, &mut s.child);
     let id = unique_id("fw");
-    let run = env.run_detached(args![
-        "run",
-        "-d",
-        "--console-socket",
-        socket,
-        "-b",
-        bundle,
-        id
-    ]);
-    assert_eq!(run.code, Some(0), "{run:?}");
+    run_detached_on(&env, &socket, &bundle, &id);
     s.send(b"echo fw-$((2+3)); stty size\r");
     s.expect("fw-5");
     s.expect("33 90");

@@ -72,7 +72,7 @@ impl Console {
         let mut stopped_by = None;
         let accepted = socket
             .accept(signals, None, || {
-                stopped_by = signals.take_any(tty::STOP_SIGNALS);
+                stopped_by = signals.take_any(tty::STOP_SIGNALS.iter().copied());
                 stopped_by.is_some()
             })
             .with_context(fail)?;
@@ -114,7 +114,7 @@ impl Console {
                 .run(console.master.as_fd(), signals, || {
                     // Signals to the container go through `ocictl kill`.
                     signals.clear(&[libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD]);
-                    stopped_by = signals.take_any(tty::STOP_SIGNALS);
+                    stopped_by = signals.take_any(tty::STOP_SIGNALS.iter().copied());
                     Ok(if stopped_by.is_some() {
                         Control::Stop
                     } else {

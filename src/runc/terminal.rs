@@ -348,7 +348,7 @@ impl Session {
                 }
             }
         }
-        while let Some(sig) = signals.take_any(tty::FORWARDED_SIGNALS) {
+        while let Some(sig) = signals.take_any(tty::forwarded_signals()) {
             let target = match (self.process, self.status, self.runc_status) {
                 (Some(pid), None, _) => Some(pid),
                 (None, _, None) => Some(self.runc),
