@@ -187,3 +187,108 @@ fn demo_spec(demo: &DemoBundle) -> Result<Spec, oci_spec::OciSpecError> {
     spec.set_root(Some(root));
     Ok(spec)
 }
+
+/// A private copy of a bundle's config.json with `process.terminal` set,
+/// for `ocictl run -t` on a bundle that does not ask for a terminal: the
+/// user's config.json is never edited. The copy names the original rootfs
+/// (and relative bind-mount sources) by absolute path, so runc, which
+/// resolves them against the bundle directory, finds the same files. The
+/// private 0700 directory is removed on drop.
+#[derive(Debug)]
+pub struct TerminalBundle {
+    dir: tempfile::TempDir,
+}
+
+impl TerminalBundle {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Bundle {
+    /// A private copy of this bundle that asks for a terminal.
+    pub fn with_terminal(&self) -> Result<TerminalBundle, BundleError> {
+        let config = self.dir.join("config.json");
+        let read_err = |source| BundleError::Read {
+            path: config.clone(),
+            source,
+        };
+        let text = std::fs::read(&config).map_err(read_err)?;
+        // Edited as plain JSON, so fields oci-spec does not know survive.
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
+                path: config.clone(),
+                source,
+            })?;
+        let base = std::path::absolute(&self.dir).map_err(read_err)?;
+        terminal_config(&mut value, &base);
+        let dir = crate::runc::console::private_dir("ocictl-bundle-").map_err(read_err)?;
+        let copy = dir.path().join("config.json");
+        let json = serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
+            path: copy.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })?;
+        Ok(TerminalBundle { dir })
+    }
+}
+
+/// Set `process.terminal` and make the paths runc resolves against the
+/// bundle directory (`root.path`, bind-mount sources) absolute.
+fn terminal_config(config: &mut serde_json::Value, bundle: &Path) {
+    use serde_json::Value;
+    let absolutize = |v: &mut Value| {
+        if let Some(p) = v.as_str() {
+            if !Path::new(p).is_absolute() {
+                *v = Value::String(bundle.join(p).to_string_lossy().into_owned());
+            }
+        }
+    };
+    if let Some(process) = config.get_mut("process").and_then(Value::as_object_mut) {
+        process.insert("terminal".into(), Value::Bool(true));
+    }
+    if let Some(path) = config.pointer_mut("/root/path") {
+        absolutize(path);
+    }
+    if let Some(mounts) = config.get_mut("mounts").and_then(Value::as_array_mut) {
+        for m in mounts {
+            let is_bind = m.get("type").and_then(Value::as_str) == Some("bind")
+                || m.get("options")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| o.iter().any(|x| x == "bind" || x == "rbind"));
+            if is_bind {
+                if let Some(source) = m.get_mut("source") {
+                    absolutize(source);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn terminal_copy_sets_terminal_and_absolute_paths() {
+        let mut v = serde_json::json!({
+            "process": {"terminal": false, "args": ["sh"]},
+            "root": {"path": "rootfs"},
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/data", "type": "bind", "source": "data"},
+                {"destination": "/abs", "source": "/srv", "options": ["rbind"]},
+                {"destination": "/rel", "source": "rel", "options": ["ro", "bind"]}
+            ],
+            "x-unknown": 1
+        });
+        terminal_config(&mut v, Path::new("/b"));
+        assert_eq!(v["process"]["terminal"], true);
+        assert_eq!(v["root"]["path"], "/b/rootfs");
+        assert_eq!(v["mounts"][0]["source"], "proc");
+        assert_eq!(v["mounts"][1]["source"], "/b/data");
+        assert_eq!(v["mounts"][2]["source"], "/srv");
+        assert_eq!(v["mounts"][3]["source"], "/b/rel");
+        assert_eq!(v["x-unknown"], 1);
+    }
+}

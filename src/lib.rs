@@ -9,3 +9,4 @@ pub mod duration;
 pub mod runc;
 pub mod signal;
 pub mod size;
+pub mod tty;

@@ -12,7 +12,8 @@ use super::{report_action, Context, Outcome};
 /// Create a container from a bundle; `ocictl start` runs its process.
 ///
 /// The container's stdio is ocictl's own, as with runc. A bundle whose
-/// process wants a terminal needs --console-socket.
+/// process wants a terminal needs --console-socket, with a receiver such as
+/// `ocictl console SOCKET` listening on it.
 #[derive(Debug, Args)]
 pub struct Create {
     #[command(flatten)]
@@ -68,14 +69,18 @@ impl BundleArgs {
         }
     }
 
-    /// A terminal container needs someone to receive its pty master.
-    pub fn check_terminal(&self, bundle: &Bundle) -> anyhow::Result<()> {
-        if bundle.wants_terminal() && self.console_socket.is_none() {
-            anyhow::bail!(
-                "{}/config.json sets process.terminal, so the runtime needs --console-socket PATH \
-                 to hand the pty to (or set \"terminal\": false)",
+    /// A detached terminal container needs someone to receive its pty
+    /// master: `terminal` says whether this container's process has one.
+    pub fn check_terminal(&self, terminal: bool) -> anyhow::Result<()> {
+        if terminal && self.console_socket.is_none() {
+            return Err(crate::report::UsageError(format!(
+                "the container's process wants a terminal (process.terminal in {}/config.json, \
+                 or -t), and a detached container needs someone to hold it: start \
+                 `ocictl console SOCKET` (or runc's recvtty) and pass --console-socket SOCKET, \
+                 or run it in the foreground with `ocictl run -t`",
                 self.bundle.display()
-            );
+            ))
+            .into());
         }
         Ok(())
     }
@@ -85,7 +90,9 @@ impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        self.bundle.check_terminal(&bundle).with_context(fail)?;
+        self.bundle
+            .check_terminal(bundle.wants_terminal())
+            .with_context(fail)?;
         ctx.runc
             .create(&self.id, &self.bundle.create_opts())
             .with_context(fail)?;

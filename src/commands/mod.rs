@@ -4,6 +4,7 @@
 
 mod bundle;
 mod completion;
+mod console;
 mod create;
 mod delete;
 mod features;
@@ -53,6 +54,7 @@ pub enum Command {
     Completion(completion::Completion),
     #[command(hide = true)]
     GenerateAssets(generate_assets::GenerateAssets),
+    Console(console::Console),
 }
 
 impl Command {
@@ -74,6 +76,7 @@ impl Command {
             Command::Bundle(c) => c.run(ctx),
             Command::Completion(c) => c.run(ctx),
             Command::GenerateAssets(c) => c.run(ctx),
+            Command::Console(c) => c.run(ctx),
         }
     }
 }

@@ -14,6 +14,13 @@ use super::{report_action, Context, Outcome};
 /// HUP, QUIT, USR1, USR2, WINCH), deletes the container when it exits
 /// (unless --keep), and exits with its status: its exit code, or 128+N when
 /// signal N killed it.
+///
+/// With a terminal (-t, or "terminal": true in config.json) and no
+/// --console-socket, ocictl is the terminal's receiver: your terminal goes
+/// raw and is wired to the container's pty (window size included), and is
+/// put back exactly as it was when the container exits. Piped input works
+/// too: its end reaches the container as the terminal's EOF (^D). A
+/// detached terminal container needs --console-socket (see `ocictl console`).
 #[derive(Debug, Args)]
 pub struct Run {
     #[command(flatten)]
@@ -22,6 +29,11 @@ pub struct Run {
     /// Return once the container runs, instead of waiting for it.
     #[arg(short, long)]
     pub detach: bool,
+
+    /// Give the process a terminal for this run, whatever config.json says
+    /// (the file is not edited: the runtime gets a private copy).
+    #[arg(short, long)]
+    pub tty: bool,
 
     /// Keep the container's state after it exits (delete it yourself).
     #[arg(long)]
@@ -39,14 +51,38 @@ impl Run {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot run container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        self.bundle.check_terminal(&bundle).with_context(fail)?;
-        let opts = RunOpts {
+        let terminal = self.tty || bundle.wants_terminal();
+        if self.detach {
+            self.bundle.check_terminal(terminal).with_context(fail)?;
+        }
+        let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
+        if foreground_tty {
+            // From here on SIGINT/SIGTERM are caught and passed on to the
+            // container, so the private files below are always removed.
+            ocictl::tty::signals().context("cannot install the signal handlers")?;
+        }
+        // -t on a bundle without a terminal: a private copy that has one.
+        let copy = if self.tty && !bundle.wants_terminal() {
+            Some(bundle.with_terminal().with_context(fail)?)
+        } else {
+            None
+        };
+        let mut opts = RunOpts {
             create: self.bundle.create_opts(),
             detach: self.detach,
             keep: self.keep,
             no_subreaper: self.no_subreaper,
         };
-        let status = ctx.runc.run(&self.id, &opts).with_context(fail)?;
+        if let Some(copy) = &copy {
+            opts.create.bundle = Some(copy.path().to_path_buf());
+        }
+        let status = if foreground_tty {
+            ctx.runc.run_terminal(&self.id, &opts)
+        } else {
+            ctx.runc.run(&self.id, &opts)
+        }
+        .with_context(fail)?;
+        drop(copy);
         if self.detach {
             if !status.success() {
                 anyhow::bail!(

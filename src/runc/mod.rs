@@ -3,6 +3,7 @@
 //! It never prints; callers render its typed results.
 
 mod argv;
+pub mod console;
 pub mod error;
 pub mod exit_code;
 mod id;
@@ -10,6 +11,7 @@ pub mod log;
 mod opts;
 mod pidfile;
 pub mod process;
+mod terminal;
 pub mod types;
 
 use std::ffi::OsString;
@@ -19,10 +21,12 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use argv::{absolute, Args};
+pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
+pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
 
 use crate::signal::Signal;

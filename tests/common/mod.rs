@@ -250,3 +250,159 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// A program running on a pty the test opened itself: the slave is its
+/// stdin, stdout, stderr and controlling terminal (it is a session leader,
+/// so a resize of the pty sends it SIGWINCH). The test keeps the master to
+/// type and read, and the slave to look at the terminal's settings.
+pub struct PtySession {
+    pub master: std::fs::File,
+    pub slave: std::os::fd::OwnedFd,
+    pub child: std::process::Child,
+    /// Everything read from the master so far.
+    pub output: Vec<u8>,
+}
+
+impl PtySession {
+    /// Start `cmd` on a fresh pty of `rows` x `cols`.
+    pub fn spawn(mut cmd: StdCommand, rows: u16, cols: u16) -> PtySession {
+        use std::os::unix::process::CommandExt;
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
+        let slave = pty.slave;
+        cmd.stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap());
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn on the pty");
+        let master = std::fs::File::from(pty.master);
+        nix::fcntl::fcntl(
+            &master,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        PtySession {
+            master,
+            slave,
+            child,
+            output: Vec::new(),
+        }
+    }
+
+    /// The terminal's settings as raw bytes (tcgetattr on the slave).
+    pub fn termios_bytes(&self) -> Vec<u8> {
+        termios_bytes(&self.slave)
+    }
+
+    /// Read what is there within `wait`.
+    pub fn pump(&mut self, wait: std::time::Duration) {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(
+            self.master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = wait.as_millis().min(60_000) as u16;
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms));
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.master.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.output.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// Wait (at most 30 s) until the output holds `needle`; panics with
+    /// the output otherwise.
+    pub fn expect(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !String::from_utf8_lossy(&self.output).contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {needle:?}; the terminal showed {:?}",
+                String::from_utf8_lossy(&self.output)
+            );
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.pump(std::time::Duration::from_millis(100));
+                assert!(
+                    String::from_utf8_lossy(&self.output).contains(needle),
+                    "the program exited ({status}) before printing {needle:?}; the terminal showed {:?}",
+                    String::from_utf8_lossy(&self.output)
+                );
+                return;
+            }
+            self.pump(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Type `text` into the terminal.
+    pub fn send(&mut self, text: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(text).expect("type into the pty");
+    }
+
+    /// Change the terminal's size (the kernel sends SIGWINCH).
+    pub fn resize(&self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize struct.
+        let r = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(r, 0, "TIOCSWINSZ");
+    }
+
+    /// Wait (at most 60 s) for the program to exit, reading its output.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.pump(std::time::Duration::from_millis(50));
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "the program did not exit; the terminal showed {:?}",
+                    String::from_utf8_lossy(&self.output)
+                );
+            }
+            self.pump(std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+}
+
+/// A terminal's settings (tcgetattr) as raw bytes, for exact comparison.
+pub fn termios_bytes(fd: &impl std::os::fd::AsRawFd) -> Vec<u8> {
+    // SAFETY: termios is plain data that tcgetattr fills.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(fd.as_raw_fd(), &mut t), 0, "tcgetattr");
+        std::slice::from_raw_parts(
+            (&t as *const libc::termios).cast::<u8>(),
+            std::mem::size_of::<libc::termios>(),
+        )
+        .to_vec()
+    }
+}

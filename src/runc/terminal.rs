@@ -1,0 +1,392 @@
+//! Foreground processes with a terminal: `run -t`, `exec -t`, foreground
+//! `restore` of a terminal checkpoint. One entry point,
+//! [`Runc::run_with_terminal`], serves them all.
+//!
+//! runc hands a pty master only to a console socket, and only when it
+//! detaches (in the foreground it relays its own pty and ignores the
+//! socket). So ocictl does what containerd's shim does: it becomes a child
+//! subreaper, runs the subcommand with `--detach --console-socket S
+//! --pid-file P`, receives the master, and when runc has exited the
+//! container's process is re-parented to ocictl, which relays the terminal,
+//! forwards signals to that process, and reaps it for its exit status.
+
+use std::io::Read as _;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal as NixSignal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::argv::{absolute, Args};
+use super::console::{ConsoleSocket, NoConsole};
+use super::error::{Error, Result, Termination};
+use super::{log, process, ContainerId, DeleteOpts, RunOpts, Runc};
+use crate::tty::{self, Control, RawMode, Relay, SignalPipe, Sink};
+
+/// Options of [`Runc::run_with_terminal`].
+#[derive(Debug, Clone, Default)]
+pub struct TerminalOpts {
+    /// The user's `--pid-file`: handed to the runtime (and read back)
+    /// instead of a private one.
+    pub pid_file: Option<PathBuf>,
+}
+
+impl Runc {
+    /// `runc run` in the foreground with a terminal, as runc itself does
+    /// it: the container's exit status, and the container deleted
+    /// afterwards unless `opts.keep`. `opts.detach` and
+    /// `opts.create.console_socket` must be unset (use [`Runc::run`]).
+    pub fn run_terminal(&self, id: &ContainerId, opts: &RunOpts) -> Result<Termination> {
+        if opts.detach || opts.create.console_socket.is_some() {
+            return Err(Error::Invalid(
+                "a foreground terminal run takes no --detach or --console-socket".into(),
+            ));
+        }
+        let mut args = Args::subcommand("run");
+        let mut create = opts.create.clone();
+        let pid_file = create.pid_file.take();
+        // ocictl deletes the container itself (runc's --keep is for the
+        // foreground only).
+        RunOpts {
+            create,
+            keep: false,
+            ..opts.clone()
+        }
+        .push_args(&mut args);
+        args.arg(id);
+        let result = self.run_with_terminal(args, &TerminalOpts { pid_file });
+        if !opts.keep {
+            // As `runc run` does; nothing to delete when it failed to start.
+            if let Err(e) = self.delete(id, &DeleteOpts { force: true }) {
+                tracing::debug!(error = %e, "deleting after the run");
+            }
+        }
+        result
+    }
+
+    /// Run a runtime subcommand that starts a process with a terminal —
+    /// `run`, `exec` (with `--tty`) or `restore` — in the foreground:
+    /// receive its pty master, relay ocictl's stdin/stdout to it (raw mode
+    /// when stdin is a terminal, window size now and on SIGWINCH), pass on
+    /// INT, TERM, HUP, QUIT, USR1 and USR2 to the process, and return the
+    /// process's own termination once it exited and its output was passed on.
+    ///
+    /// `args` is the subcommand as for any other call (e.g.
+    /// `Args::subcommand("exec")` + `--tty` + options + ID + command) but
+    /// WITHOUT `--detach`, `--console-socket` or `--pid-file`: this adds
+    /// `--console-socket <private socket> --detach --pid-file <file>` right
+    /// after the subcommand's name. The user's pid file goes in `opts`.
+    ///
+    /// The terminal is restored on every path (a panic included) before
+    /// this returns. It does not delete the container afterwards: `run`
+    /// does that itself unless `--keep`. Errors: the runtime's own
+    /// ([`Error::Failed`], with its message) when it fails or exits without
+    /// handing over a terminal; I/O errors of the relay, after which the
+    /// process is killed (SIGKILL), since no one could reach it any more.
+    pub fn run_with_terminal(&self, args: Args, opts: &TerminalOpts) -> Result<Termination> {
+        let signals = tty::signals().map_err(|e| Error::io("installing the signal handlers", e))?;
+        let socket = ConsoleSocket::temp()?;
+        let pid_file = match &opts.pid_file {
+            Some(p) => PathBuf::from(absolute(p)),
+            None => socket.dir().unwrap_or(std::path::Path::new("")).join("pid"),
+        };
+        let mut words = args.into_vec().into_iter();
+        let mut full = Args::default();
+        if let Some(sub) = words.next() {
+            full.arg(sub);
+        }
+        full.path("console-socket", Some(socket.path()))
+            .flag("detach", true)
+            .path("pid-file", Some(&pid_file));
+        for w in words {
+            full.arg(w);
+        }
+
+        let mut private_log = match self.log {
+            None => Some(process::PrivateLog::new()?),
+            Some(_) => None,
+        };
+        let log_path = private_log.as_ref().map(process::PrivateLog::path);
+        let argv = self.argv_with_log(full, log_path.as_deref());
+        let mut stderr =
+            tempfile::tempfile().map_err(|e| Error::io("creating a private stderr file", e))?;
+        let stderr_for_child = stderr
+            .try_clone()
+            .map_err(|e| Error::io("creating a private stderr file", e))?;
+
+        let _subreaper = Subreaper::enable()?;
+        signals.clear(&[libc::SIGCHLD]);
+        let mut cmd = self.command(&argv);
+        // runc's messages go to a file, never into the terminal; its own
+        // process group keeps a Ctrl-C typed during start-up from killing
+        // it behind ocictl's back (ocictl passes signals on itself).
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr_for_child)
+            .process_group(0);
+        let child = process::spawn(cmd, &argv, &self.binary)?;
+        let mut session = Session {
+            runc: Pid::from_raw(child.id() as i32),
+            runc_status: None,
+            pid_file,
+            process: None,
+            status: None,
+        };
+        // Reaped by `session`, with waitpid.
+        drop(child);
+
+        let outcome = self.attach(&socket, signals, &mut session);
+        if outcome.is_err() {
+            session.abandon(signals);
+        }
+        drop(socket);
+        let runtime_failed = session.runc_status.filter(|s| !s.success());
+        if let Some(status) = runtime_failed {
+            let mut text = String::new();
+            let _ = std::io::Seek::rewind(&mut stderr);
+            let _ = stderr.read_to_string(&mut text);
+            let log_text = private_log
+                .as_mut()
+                .map(|l| l.contents())
+                .unwrap_or_default();
+            let mut message = log::error_message(&log_text);
+            if message.is_empty() {
+                message = log::error_message(&text);
+            }
+            return Err(Error::Failed {
+                argv,
+                status,
+                message,
+                stderr: text,
+            });
+        }
+        outcome
+    }
+
+    /// Receive the console, relay it and wait for the process.
+    fn attach(
+        &self,
+        socket: &ConsoleSocket,
+        signals: &SignalPipe,
+        session: &mut Session,
+    ) -> Result<Termination> {
+        let mut poll_error = None;
+        let accepted = socket.accept(signals, None, || match session.update(signals) {
+            Ok(()) => session.runc_status.is_some(),
+            Err(e) => {
+                poll_error = Some(e);
+                true
+            }
+        })?;
+        if let Some(e) = poll_error {
+            return Err(e);
+        }
+        let console = match accepted {
+            Ok(console) => console,
+            Err(NoConsole::GaveUp | NoConsole::TimedOut) => {
+                return Err(Error::Invalid(
+                    "the runtime exited without handing over a terminal: the process does not \
+                     ask for one (process.terminal, or --tty for exec)"
+                        .into(),
+                ))
+            }
+        };
+        tracing::debug!(pty = %console.name, "received the pty master");
+
+        // SAFETY: the standard fds stay open for the life of the process.
+        let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        let stdout = unsafe { BorrowedFd::borrow_raw(1) };
+        let relay = Relay {
+            input: Some(stdin),
+            output: Sink::Fd(stdout),
+            size_from: tty::controlling_stdio(),
+            eof_to_pty: true,
+        };
+        let relayed = {
+            let _raw = RawMode::enter(stdin)
+                .map_err(|e| Error::io("cannot put the terminal (stdin) in raw mode", e))?;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                relay.run(console.master.as_fd(), signals, || {
+                    session.update(signals).map_err(std::io::Error::other)?;
+                    Ok(session.control())
+                })
+            }))
+            // `_raw` restores the terminal here, on every path.
+        };
+        match relayed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::io("relaying the terminal", e)),
+            Err(panic) => {
+                session.abandon(signals);
+                std::panic::resume_unwind(panic);
+            }
+        }
+        drop(console);
+        // The pty may close before the exit is reaped (or the process may
+        // close its terminal and keep running): wait for the end.
+        while session.control() == Control::Continue {
+            let mut fds = [nix::poll::PollFd::new(
+                signals.fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u8));
+            signals.drain();
+            session.update(signals)?;
+        }
+        match (session.runc_status, session.status) {
+            (Some(s), _) if !s.success() => Err(Error::Invalid(format!("runtime ended with {s}"))),
+            (_, Some(status)) => Ok(status),
+            _ => Err(Error::Invalid("the process's end was not seen".into())),
+        }
+    }
+}
+
+/// Makes ocictl a child subreaper while a terminal session runs, so the
+/// container's process becomes its child when the detached runtime exits.
+struct Subreaper {
+    previous: libc::c_int,
+}
+
+impl Subreaper {
+    fn enable() -> Result<Subreaper> {
+        let mut previous: libc::c_int = 0;
+        // SAFETY: PR_GET_CHILD_SUBREAPER writes an int; PR_SET takes a flag.
+        unsafe {
+            libc::prctl(
+                libc::PR_GET_CHILD_SUBREAPER,
+                &mut previous as *mut libc::c_int,
+            );
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(Error::io(
+                    "cannot become a child subreaper",
+                    std::io::Error::last_os_error(),
+                ));
+            }
+        }
+        Ok(Subreaper { previous })
+    }
+}
+
+impl Drop for Subreaper {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_CHILD_SUBREAPER,
+                self.previous as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+        }
+    }
+}
+
+/// The runtime child, then the container's process once runc has exited.
+struct Session {
+    runc: Pid,
+    runc_status: Option<Termination>,
+    pid_file: PathBuf,
+    process: Option<Pid>,
+    status: Option<Termination>,
+}
+
+fn termination(status: WaitStatus) -> Option<Termination> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(Termination::Exited(code)),
+        WaitStatus::Signaled(_, sig, _) => Some(Termination::Signaled(sig as i32)),
+        _ => None,
+    }
+}
+
+impl Session {
+    /// Reap what ended, learn the process's pid once runc has written it,
+    /// and pass on the signals ocictl received.
+    fn update(&mut self, signals: &SignalPipe) -> Result<()> {
+        if self.runc_status.is_none() {
+            match waitpid(self.runc, Some(WaitPidFlag::WNOHANG)) {
+                Ok(s) => {
+                    if let Some(t) = termination(s) {
+                        self.runc_status = Some(t);
+                        if t.success() {
+                            self.process =
+                                Some(Pid::from_raw(super::read_pid_file(&self.pid_file)?));
+                        }
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error::io("waiting for the runtime", e.into())),
+            }
+        }
+        if let (Some(pid), None) = (self.process, self.status) {
+            // The process is ocictl's child now (subreaper): reap it, and
+            // any orphan of the runtime that ended up here too.
+            loop {
+                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => break,
+                    Ok(s) => {
+                        if s.pid() == Some(pid) {
+                            if let Some(t) = termination(s) {
+                                self.status = Some(t);
+                                break;
+                            }
+                        }
+                    }
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::ECHILD) => {
+                        return Err(Error::Invalid(format!(
+                            "cannot wait for the container's process {pid}: it is not a child \
+                             of ocictl (is ocictl in a pid namespace of its own?)"
+                        )))
+                    }
+                    Err(e) => return Err(Error::io("waiting for the process", e.into())),
+                }
+            }
+        }
+        while let Some(sig) = signals.take_any(tty::forwarded_signals()) {
+            let target = match (self.process, self.status, self.runc_status) {
+                (Some(pid), None, _) => Some(pid),
+                (None, _, None) => Some(self.runc),
+                _ => None,
+            };
+            if let (Some(pid), Ok(sig)) = (target, NixSignal::try_from(sig)) {
+                tracing::debug!(signal = %sig, %pid, "passing on a signal");
+                let _ = kill(pid, sig);
+            }
+        }
+        Ok(())
+    }
+
+    fn control(&self) -> Control {
+        match (self.runc_status, self.status) {
+            (Some(s), _) if !s.success() => Control::Stop,
+            (_, Some(_)) => Control::Drain,
+            _ => Control::Continue,
+        }
+    }
+
+    /// After a failure of ocictl's own: nobody could reach the process any
+    /// more, so kill it (and a runtime still starting) and reap them.
+    fn abandon(&mut self, signals: &SignalPipe) {
+        for _ in 0..50 {
+            let _ = self.update(signals);
+            let target = match (self.process, self.status, self.runc_status) {
+                (Some(pid), None, _) => Some(pid),
+                (None, _, None) => Some(self.runc),
+                _ => None,
+            };
+            match target {
+                Some(pid) => {
+                    let _ = kill(pid, NixSignal::SIGKILL);
+                }
+                None => return,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
