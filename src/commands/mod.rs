@@ -3,6 +3,7 @@
 //! driver, and renders the result. Commands never build argv themselves.
 
 mod bundle;
+mod checkpoint;
 mod create;
 mod delete;
 mod features;
@@ -10,6 +11,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -48,6 +50,8 @@ pub enum Command {
     Features(features::Features),
     Spec(spec::Spec),
     Bundle(bundle::Bundle),
+    Checkpoint(checkpoint::Checkpoint),
+    Restore(restore::Restore),
 }
 
 impl Command {
@@ -67,6 +71,8 @@ impl Command {
             Command::Features(c) => c.run(ctx),
             Command::Spec(c) => c.run(ctx),
             Command::Bundle(c) => c.run(ctx),
+            Command::Checkpoint(c) => c.run(ctx),
+            Command::Restore(c) => c.run(ctx),
         }
     }
 }

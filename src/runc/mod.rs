@@ -3,6 +3,8 @@
 //! It never prints; callers render its typed results.
 
 mod argv;
+mod checkpoint;
+pub mod criu;
 pub mod error;
 pub mod exit_code;
 mod id;
@@ -19,6 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use argv::{absolute, Args};
+pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
