@@ -387,13 +387,22 @@ pub fn checkpoint(
     req: &CheckpointRequest,
 ) -> Result<CheckpointSummary, StoreError> {
     let started = Instant::now();
-    let criu = preflight(runc, &req.opts)?;
     let mut opts = req.opts.clone();
     let store = req.image_root.as_ref().map(ImageRoot::new);
+    // The lock first: a second cron run must exit at once.
     let lock = match &store {
         Some(store) => Some(store.lock(id.as_str())?),
         None => None,
     };
+    // CRIU's preflight and the container's state (to tell, after a failure,
+    // whether it was running) are two process starts: run them side by
+    // side, so image management costs next to nothing (see BENCHMARKS.md).
+    let (criu, before) = std::thread::scope(|scope| {
+        let state = scope.spawn(|| runc.state(id).ok().map(|c| c.status));
+        let criu = preflight(runc, &req.opts);
+        (criu, state.join().ok().flatten())
+    });
+    let criu = criu?;
     let partial = match (&store, &lock) {
         (Some(store), Some(lock)) => {
             let partial = store.begin(id.as_str(), lock)?;
@@ -402,7 +411,6 @@ pub fn checkpoint(
         }
         _ => None,
     };
-    let before = runc.state(id).ok().map(|c| c.status);
     if let Err(source) = runc.checkpoint(id, &opts) {
         return Err(runtime_failure(runc, id, source, &opts, before));
     }
@@ -521,7 +529,8 @@ pub fn restore(
             }
         )));
     }
-    Criu::locate(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
+    // Only that CRIU is there: its version was checked when the image was made.
+    criu::find(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
     let bundle_dir = opts.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
     let terminal = crate::bundle::Bundle::load(&bundle_dir)
         .map(|b| b.wants_terminal())

@@ -26,23 +26,7 @@ impl Criu {
     /// Find the CRIU runc will run (`explicit`, from `--criu`, else `criu`
     /// on PATH) and check its version is one runc can use.
     pub fn locate(explicit: Option<&Path>) -> Result<Criu> {
-        let path = match explicit {
-            Some(p) if p.is_file() => p.to_path_buf(),
-            Some(p) => {
-                return Err(Error::Invalid(format!(
-                    "CRIU is missing: --criu {} does not exist",
-                    p.display()
-                )))
-            }
-            None => find_on_path("criu").ok_or_else(|| {
-                Error::Invalid(
-                    "CRIU is missing: no `criu` on PATH, and checkpoint/restore needs it. \
-                     Install CRIU 3.0 or newer (on Debian 12: `scripts/install-criu`), \
-                     or name the binary with --criu PATH"
-                        .into(),
-                )
-            })?,
-        };
+        let path = find(explicit)?;
         let out = Command::new(&path)
             .arg("--version")
             .stdin(Stdio::null())
@@ -103,6 +87,26 @@ impl Criu {
                  take full checkpoints instead"
             ))
         })
+    }
+}
+
+/// The CRIU binary runc will run: `explicit` (from `--criu`), else `criu`
+/// on PATH. Only checks that it exists.
+pub fn find(explicit: Option<&Path>) -> Result<PathBuf> {
+    match explicit {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => Err(Error::Invalid(format!(
+            "CRIU is missing: --criu {} does not exist",
+            p.display()
+        ))),
+        None => find_on_path("criu").ok_or_else(|| {
+            Error::Invalid(
+                "CRIU is missing: no `criu` on PATH, and checkpoint/restore needs it. \
+                 Install CRIU 3.0 or newer (on Debian 12: `scripts/install-criu`), \
+                 or name the binary with --criu PATH"
+                    .into(),
+            )
+        }),
     }
 }
 
