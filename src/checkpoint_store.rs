@@ -21,8 +21,9 @@
 //! starts a second dump nor deletes the partial directory under them.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,25 @@ pub struct RuntimeFailure {
     pub excerpt: Vec<String>,
     /// What became of the container (checkpoint only).
     pub aftermath: Option<String>,
+}
+
+impl RuntimeFailure {
+    /// The failure of `source`, quoting CRIU's `log` when it exists.
+    fn error(source: runc::Error, log: PathBuf, aftermath: Option<String>) -> StoreError {
+        let log = log
+            .exists()
+            .then(|| std::path::absolute(&log).unwrap_or(log));
+        let excerpt = log
+            .as_deref()
+            .map(|l| criu::log_excerpt(l, EXCERPT_LINES))
+            .unwrap_or_default();
+        StoreError::Runtime(Box::new(RuntimeFailure {
+            source: without_log_hint(source),
+            log,
+            excerpt,
+            aftermath,
+        }))
+    }
 }
 
 /// runc's message ends with "log file: dump.log", relative to a directory
@@ -223,8 +243,9 @@ impl ImageRoot {
             return Err(io(format!("cannot lock {}", path.display()))(err));
         }
         // Who holds it, for the next run's message.
-        let _ = file.set_len(0);
-        let _ = write!(file, "{}", std::process::id());
+        // One fixed-width write in place (no truncate), so a reader never
+        // sees it empty.
+        let _ = file.write_all_at(format!("{:<11}\n", std::process::id()).as_bytes(), 0);
         // Let runc and CRIU inherit the lock (see the module docs).
         // SAFETY: fcntl on an fd we own.
         unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) };
@@ -453,13 +474,6 @@ fn runtime_failure(
         .log_dir()
         .map(|d| d.join("dump.log"))
         .unwrap_or_else(|| PathBuf::from("checkpoint/dump.log"));
-    let log = log
-        .exists()
-        .then(|| std::path::absolute(&log).unwrap_or(log));
-    let excerpt = log
-        .as_deref()
-        .map(|l| criu::log_excerpt(l, EXCERPT_LINES))
-        .unwrap_or_default();
     let after = runc.state(id).ok().map(|c| c.status);
     let aftermath = match (before, after) {
         (Some(Status::Running), Some(Status::Running)) => {
@@ -475,12 +489,7 @@ fn runtime_failure(
         (Some(was), Some(now)) if was == now => Some(format!("the container is {now}, as before")),
         _ => None,
     };
-    StoreError::Runtime(Box::new(RuntimeFailure {
-        source: without_log_hint(source),
-        log,
-        excerpt,
-        aftermath,
-    }))
+    RuntimeFailure::error(source, log, aftermath)
 }
 
 /// What to restore and from where.
@@ -566,19 +575,7 @@ fn restore_failure(source: runc::Error, opts: &RestoreOpts, image: &Path) -> Sto
         .as_deref()
         .unwrap_or(image)
         .join("restore.log");
-    let log = log
-        .exists()
-        .then(|| std::path::absolute(&log).unwrap_or(log));
-    let excerpt = log
-        .as_deref()
-        .map(|l| criu::log_excerpt(l, EXCERPT_LINES))
-        .unwrap_or_default();
-    StoreError::Runtime(Box::new(RuntimeFailure {
-        source: without_log_hint(source),
-        log,
-        excerpt,
-        aftermath: None,
-    }))
+    RuntimeFailure::error(source, log, None)
 }
 
 #[cfg(test)]

@@ -565,111 +565,93 @@ fn runc_flags(sub: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn every_checkpoint_flag_reaches_the_runtime() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = fake_runtime(dir.path());
-    let img = dir.path().join("img");
-    let work = dir.path().join("work");
-    let criu = fake_criu(dir.path(), "4.1.1");
+/// Run ocictl `sub` with `flags` (long forms, in runc's order) through the
+/// fake runtime and a fake CRIU; returns what the runtime got from `sub` on.
+fn through_fake(dir: &Path, sub: &str, flags: &[String]) -> Vec<String> {
+    let fake = fake_runtime(dir);
+    let criu = fake_criu(dir, "4.1.1");
     common::ocictl()
         .arg("--runtime")
         .arg(&fake)
         .arg("--criu")
         .arg(&criu)
-        .args(["checkpoint", "--image-path"])
-        .arg(&img)
-        .arg("--work-path")
-        .arg(&work)
-        .args([
-            "--parent-path",
-            "../pre",
-            "--leave-running",
-            "--tcp-established",
-            "--tcp-skip-in-flight",
-            "--link-remap",
-            "--ext-unix-sk",
-            "--shell-job",
-            "--lazy-pages",
-            "--status-fd",
-            "5",
-            "--page-server",
-            "10.0.0.1:1234",
-            "--file-locks",
-            "--manage-cgroups-mode",
-            "full",
-            "--empty-ns",
-            "network",
-            "--empty-ns",
-            "ipc",
-            "--auto-dedup",
-            "c1",
-        ])
+        .arg(sub)
+        .args(flags)
+        .arg("c1")
         .assert()
         .success();
-    let words = recorded(dir.path(), "checkpoint");
-    let s = |x: &Path| x.to_string_lossy().into_owned();
-    assert_eq!(
-        words,
-        [
-            "checkpoint".to_string(),
-            "--image-path".into(),
-            s(&img),
-            "--work-path".into(),
-            s(&work),
-            "--parent-path".into(),
-            "../pre".into(),
-            "--leave-running".into(),
-            "--tcp-established".into(),
-            "--tcp-skip-in-flight".into(),
-            "--link-remap".into(),
-            "--ext-unix-sk".into(),
-            "--shell-job".into(),
-            "--lazy-pages".into(),
-            "--status-fd".into(),
-            "5".into(),
-            "--page-server".into(),
-            "10.0.0.1:1234".into(),
-            "--file-locks".into(),
-            "--manage-cgroups-mode".into(),
-            "full".into(),
-            "--empty-ns".into(),
-            "network".into(),
-            "--empty-ns".into(),
-            "ipc".into(),
-            "--auto-dedup".into(),
-            "c1".into(),
-        ]
-    );
-    // The global --criu reaches runc too.
-    let all = std::fs::read_to_string(dir.path().join("argv.log")).unwrap();
+    let all = std::fs::read_to_string(dir.join("argv.log")).unwrap();
     assert!(
-        all.contains(&format!("--criu\n{}\ncheckpoint", criu.display())),
-        "{all}"
+        all.contains(&format!("--criu\n{}\n{sub}", criu.display())),
+        "the global --criu reaches runc: {all}"
     );
-    // runc 1.1.5 knows every flag but the two that came with runc 1.2.
-    let known = runc_flags("checkpoint");
-    let unknown: Vec<&String> = words
+    recorded(dir, sub)
+}
+
+/// `[sub, flags…, "c1"]`: what runc must receive.
+fn expected(sub: &str, flags: &[String]) -> Vec<String> {
+    let mut v = vec![sub.to_string()];
+    v.extend(flags.iter().cloned());
+    v.push("c1".into());
+    v
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// Long flags in `words` that runc's own help for `sub` does not list.
+fn unknown_to_runc(sub: &str, words: &[String]) -> Vec<String> {
+    let known = runc_flags(sub);
+    words
         .iter()
         .filter(|w| w.starts_with("--") && !known.contains(w))
-        .collect();
-    assert_eq!(unknown, ["--tcp-skip-in-flight", "--link-remap"]);
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_checkpoint_flag_reaches_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let mut flags = strings(&["--image-path", &d("img"), "--work-path", &d("work")]);
+    flags.extend(strings(&[
+        "--parent-path",
+        "../pre",
+        "--leave-running",
+        "--tcp-established",
+        "--tcp-skip-in-flight",
+        "--link-remap",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--lazy-pages",
+        "--status-fd",
+        "5",
+        "--page-server",
+        "10.0.0.1:1234",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "full",
+        "--empty-ns",
+        "network",
+        "--empty-ns",
+        "ipc",
+        "--auto-dedup",
+    ]));
+    let words = through_fake(dir.path(), "checkpoint", &flags);
+    assert_eq!(words, expected("checkpoint", &flags));
+    // runc 1.1.5 knows every flag but the two that came with runc 1.2.
+    assert_eq!(
+        unknown_to_runc("checkpoint", &words),
+        ["--tcp-skip-in-flight", "--link-remap"]
+    );
 
     // --pre-dump reaches runc when CRIU says the kernel can track memory.
     let dir2 = tempfile::tempdir().unwrap();
-    let fake2 = fake_runtime(dir2.path());
-    let criu = fake_criu(dir2.path(), "4.1.1");
-    common::ocictl()
-        .arg("--runtime")
-        .arg(&fake2)
-        .arg("--criu")
-        .arg(&criu)
-        .args(["checkpoint", "--pre-dump", "--image-path", "/p", "c1"])
-        .assert()
-        .success();
+    let flags = strings(&["--image-path", "/p", "--pre-dump"]);
     assert_eq!(
-        recorded(dir2.path(), "checkpoint"),
-        ["checkpoint", "--image-path", "/p", "--pre-dump", "c1"]
+        through_fake(dir2.path(), "checkpoint", &flags),
+        expected("checkpoint", &flags)
     );
 }
 
@@ -712,93 +694,70 @@ fn fake_criu(dir: &Path, version: &str) -> PathBuf {
 #[test]
 fn every_restore_flag_reaches_the_runtime_and_none_it_rejects() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = fake_runtime(dir.path());
-    let img = dir.path().join("img");
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    std::fs::create_dir(d("img")).unwrap();
+    std::fs::write(dir.path().join("img/inventory.img"), b"").unwrap();
+    let mut flags = strings(&[
+        "--console-socket",
+        &d("console.sock"),
+        "--image-path",
+        &d("img"),
+        "--work-path",
+        &d("work"),
+    ]);
+    flags.extend(strings(&[
+        "--tcp-established",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "strict",
+        "--bundle",
+        &d("bundle"),
+        "--detach",
+        "--pid-file",
+        &d("pid"),
+        "--no-subreaper",
+        "--no-pivot",
+        "--empty-ns",
+        "network",
+        "--auto-dedup",
+        "--lazy-pages",
+        "--lsm-profile",
+        "apparmor:p",
+        "--lsm-mount-context",
+        "ctx",
+    ]));
+    let words = through_fake(dir.path(), "restore", &flags);
+    assert_eq!(words, expected("restore", &flags));
+    assert!(
+        unknown_to_runc("restore", &words).is_empty(),
+        "runc restore rejects {:?}",
+        unknown_to_runc("restore", &words)
+    );
+
+    // runc's short forms.
+    let dir2 = tempfile::tempdir().unwrap();
+    let img = dir2.path().join("img").to_string_lossy().into_owned();
     std::fs::create_dir(&img).unwrap();
-    std::fs::write(img.join("inventory.img"), b"").unwrap();
-    let work = dir.path().join("work");
-    let bundle = dir.path().join("bundle");
-    let sock = dir.path().join("console.sock");
-    let pid = dir.path().join("pid");
-    common::ocictl()
-        .arg("--runtime")
-        .arg(&fake)
-        .args(["restore", "--console-socket"])
-        .arg(&sock)
-        .arg("--image-path")
-        .arg(&img)
-        .arg("--work-path")
-        .arg(&work)
-        .args([
-            "--tcp-established",
-            "--ext-unix-sk",
-            "--shell-job",
-            "--file-locks",
-            "--manage-cgroups-mode",
-            "strict",
-            "-b",
-        ])
-        .arg(&bundle)
-        .arg("-d")
-        .arg("--pid-file")
-        .arg(&pid)
-        .args([
-            "--no-subreaper",
-            "--no-pivot",
-            "--empty-ns",
-            "network",
-            "--auto-dedup",
-            "--lazy-pages",
-            "--lsm-profile",
-            "apparmor:p",
-            "--lsm-mount-context",
-            "ctx",
-            "c1",
-        ])
-        .assert()
-        .success();
-    let words = recorded(dir.path(), "restore");
-    let s = |x: &Path| x.to_string_lossy().into_owned();
+    std::fs::write(dir2.path().join("img/inventory.img"), b"").unwrap();
+    let words = through_fake(
+        dir2.path(),
+        "restore",
+        &strings(&["-b", "/b", "-d", "--image-path", &img]),
+    );
     assert_eq!(
         words,
-        [
-            "restore".to_string(),
-            "--console-socket".into(),
-            s(&sock),
-            "--image-path".into(),
-            s(&img),
-            "--work-path".into(),
-            s(&work),
-            "--tcp-established".into(),
-            "--ext-unix-sk".into(),
-            "--shell-job".into(),
-            "--file-locks".into(),
-            "--manage-cgroups-mode".into(),
-            "strict".into(),
-            "--bundle".into(),
-            s(&bundle),
-            "--detach".into(),
-            "--pid-file".into(),
-            s(&pid),
-            "--no-subreaper".into(),
-            "--no-pivot".into(),
-            "--empty-ns".into(),
-            "network".into(),
-            "--auto-dedup".into(),
-            "--lazy-pages".into(),
-            "--lsm-profile".into(),
-            "apparmor:p".into(),
-            "--lsm-mount-context".into(),
-            "ctx".into(),
-            "c1".into(),
-        ]
+        strings(&[
+            "restore",
+            "--image-path",
+            &img,
+            "--bundle",
+            "/b",
+            "--detach",
+            "c1"
+        ])
     );
-    let known = runc_flags("restore");
-    let rejected: Vec<&String> = words
-        .iter()
-        .filter(|w| w.starts_with("--") && !known.contains(w))
-        .collect();
-    assert!(rejected.is_empty(), "runc restore rejects {rejected:?}");
 
     // Checkpoint-only flags are not restore flags at all.
     for flag in [

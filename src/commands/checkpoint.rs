@@ -31,10 +31,6 @@ pub struct Checkpoint {
     #[arg(long, value_name = "N", requires = "image_root", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: Option<u32>,
 
-    /// Where CRIU writes its work files and dump.log (default: the image path).
-    #[arg(long, value_name = "DIR")]
-    pub work_path: Option<PathBuf>,
-
     /// A previous pre-dump's image, relative to the image path (e.g. ../pre).
     #[arg(long, value_name = "DIR")]
     pub parent_path: Option<PathBuf>,
@@ -43,10 +39,6 @@ pub struct Checkpoint {
     #[arg(long)]
     pub leave_running: bool,
 
-    /// Allow open TCP connections.
-    #[arg(long)]
-    pub tcp_established: bool,
-
     /// Skip TCP connections still being established (runc 1.2+).
     #[arg(long)]
     pub tcp_skip_in_flight: bool,
@@ -54,6 +46,41 @@ pub struct Checkpoint {
     /// Allow checkpointing of open files that were unlinked (runc 1.2+).
     #[arg(long)]
     pub link_remap: bool,
+
+    /// CRIU writes \0 to this fd once lazy pages are ready.
+    #[arg(long, value_name = "FD", allow_negative_numbers = true)]
+    pub status_fd: Option<i32>,
+
+    /// ADDRESS:PORT of a CRIU page server to send memory to.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+
+    /// Dump memory only, leaving the container running (needs a kernel with
+    /// memory dirty-page tracking).
+    #[arg(long, conflicts_with = "image_root")]
+    pub pre_dump: bool,
+
+    #[command(flatten)]
+    pub criu: CriuArgs,
+
+    /// Say what was written (silent by default, for cron).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// The running container's ID.
+    pub id: ContainerId,
+}
+
+/// The CRIU flags checkpoint and restore share, with the same meaning.
+#[derive(Debug, Args)]
+pub struct CriuArgs {
+    /// Where CRIU writes its work files and its log (default: the image path).
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+
+    /// Allow open TCP connections.
+    #[arg(long)]
+    pub tcp_established: bool,
 
     /// Allow external unix sockets.
     #[arg(long)]
@@ -67,22 +94,9 @@ pub struct Checkpoint {
     #[arg(long)]
     pub lazy_pages: bool,
 
-    /// CRIU writes \0 to this fd once lazy pages are ready.
-    #[arg(long, value_name = "FD", allow_negative_numbers = true)]
-    pub status_fd: Option<i32>,
-
-    /// ADDRESS:PORT of a CRIU page server to send memory to.
-    #[arg(long, value_name = "ADDRESS:PORT")]
-    pub page_server: Option<String>,
-
     /// Handle file locks.
     #[arg(long)]
     pub file_locks: bool,
-
-    /// Dump memory only, leaving the container running (needs a kernel with
-    /// memory dirty-page tracking).
-    #[arg(long, conflicts_with = "image_root")]
-    pub pre_dump: bool,
 
     /// How CRIU treats cgroups: soft (runc's default), full, strict, or
     /// ignore (runc 1.2+).
@@ -96,16 +110,9 @@ pub struct Checkpoint {
     /// Deduplicate memory images automatically.
     #[arg(long)]
     pub auto_dedup: bool,
-
-    /// Say what was written (silent by default, for cron).
-    #[arg(short, long)]
-    pub verbose: bool,
-
-    /// The running container's ID.
-    pub id: ContainerId,
 }
 
-/// `--manage-cgroups-mode`'s values (shared with restore).
+/// `--manage-cgroups-mode`'s values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CgroupsMode {
     Soft,
@@ -127,29 +134,30 @@ impl From<CgroupsMode> for ManageCgroupsMode {
 
 impl Checkpoint {
     fn opts(&self) -> CheckpointOpts {
+        let c = &self.criu;
         CheckpointOpts {
             image_path: self.image_path.clone(),
-            work_path: self.work_path.clone(),
+            work_path: c.work_path.clone(),
             parent_path: self.parent_path.clone(),
             leave_running: self.leave_running,
-            tcp_established: self.tcp_established,
+            tcp_established: c.tcp_established,
             tcp_skip_in_flight: self.tcp_skip_in_flight,
             link_remap: self.link_remap,
-            ext_unix_sk: self.ext_unix_sk,
-            shell_job: self.shell_job,
-            lazy_pages: self.lazy_pages,
+            ext_unix_sk: c.ext_unix_sk,
+            shell_job: c.shell_job,
+            lazy_pages: c.lazy_pages,
             status_fd: self.status_fd,
             page_server: self.page_server.clone(),
-            file_locks: self.file_locks,
+            file_locks: c.file_locks,
             pre_dump: self.pre_dump,
-            manage_cgroups_mode: self.manage_cgroups_mode.map(Into::into),
-            empty_ns: self.empty_ns.clone(),
-            auto_dedup: self.auto_dedup,
+            manage_cgroups_mode: c.manage_cgroups_mode.map(Into::into),
+            empty_ns: c.empty_ns.clone(),
+            auto_dedup: c.auto_dedup,
         }
     }
 
     pub fn run(self, ctx: &Context) -> Outcome {
-        if self.work_path.is_some() && self.image_root.is_some() {
+        if self.criu.work_path.is_some() && self.image_root.is_some() {
             // Every run needs its own work dir; a shared one would mix logs.
             return Err(UsageError(
                 "--work-path cannot be combined with --image-root: each image keeps its own dump.log"

@@ -8,7 +8,7 @@ use ocictl::checkpoint_store::{self, RestoreRequest};
 use ocictl::runc::{ContainerId, RestoreOpts};
 use serde_json::json;
 
-use super::checkpoint::{store_error, CgroupsMode};
+use super::checkpoint::{store_error, CriuArgs};
 use super::{report_action, termination_json, Context, Outcome};
 use crate::output::{self, Format};
 
@@ -43,31 +43,6 @@ pub struct Restore {
     #[arg(long, value_name = "FROM", requires = "image_root")]
     pub from: Option<ContainerId>,
 
-    /// Where CRIU writes its work files and restore.log (default: the image path).
-    #[arg(long, value_name = "DIR")]
-    pub work_path: Option<PathBuf>,
-
-    /// Allow open TCP connections.
-    #[arg(long)]
-    pub tcp_established: bool,
-
-    /// Allow external unix sockets.
-    #[arg(long)]
-    pub ext_unix_sk: bool,
-
-    /// Allow shell jobs (a process attached to a terminal).
-    #[arg(long)]
-    pub shell_job: bool,
-
-    /// Handle file locks.
-    #[arg(long)]
-    pub file_locks: bool,
-
-    /// How CRIU treats cgroups: soft (runc's default), full, strict, or
-    /// ignore (runc 1.2+).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub manage_cgroups_mode: Option<CgroupsMode>,
-
     /// The bundle directory (holds config.json and the rootfs).
     #[arg(short, long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub bundle: Option<PathBuf>,
@@ -88,18 +63,6 @@ pub struct Restore {
     #[arg(long)]
     pub no_pivot: bool,
 
-    /// Create this namespace empty instead of restoring it (repeatable).
-    #[arg(long, value_name = "NS")]
-    pub empty_ns: Vec<String>,
-
-    /// Deduplicate memory images automatically.
-    #[arg(long)]
-    pub auto_dedup: bool,
-
-    /// Use userfaultfd to restore memory pages lazily.
-    #[arg(long)]
-    pub lazy_pages: bool,
-
     /// LSM profile for the restored process, as TYPE:NAME.
     #[arg(long, value_name = "TYPE:NAME")]
     pub lsm_profile: Option<String>,
@@ -107,6 +70,9 @@ pub struct Restore {
     /// LSM mount context for the restored container.
     #[arg(long, value_name = "CONTEXT")]
     pub lsm_mount_context: Option<String>,
+
+    #[command(flatten)]
+    pub criu: CriuArgs,
 
     /// Say which image was restored.
     #[arg(short, long)]
@@ -118,23 +84,24 @@ pub struct Restore {
 
 impl Restore {
     fn opts(&self) -> RestoreOpts {
+        let c = &self.criu;
         RestoreOpts {
             console_socket: self.console_socket.clone(),
             image_path: self.image_path.clone(),
-            work_path: self.work_path.clone(),
-            tcp_established: self.tcp_established,
-            ext_unix_sk: self.ext_unix_sk,
-            shell_job: self.shell_job,
-            file_locks: self.file_locks,
-            manage_cgroups_mode: self.manage_cgroups_mode.map(Into::into),
+            work_path: c.work_path.clone(),
+            tcp_established: c.tcp_established,
+            ext_unix_sk: c.ext_unix_sk,
+            shell_job: c.shell_job,
+            file_locks: c.file_locks,
+            manage_cgroups_mode: c.manage_cgroups_mode.map(Into::into),
             bundle: self.bundle.clone(),
             detach: self.detach,
             pid_file: self.pid_file.clone(),
             no_subreaper: self.no_subreaper,
             no_pivot: self.no_pivot,
-            empty_ns: self.empty_ns.clone(),
-            auto_dedup: self.auto_dedup,
-            lazy_pages: self.lazy_pages,
+            empty_ns: c.empty_ns.clone(),
+            auto_dedup: c.auto_dedup,
+            lazy_pages: c.lazy_pages,
             lsm_profile: self.lsm_profile.clone(),
             lsm_mount_context: self.lsm_mount_context.clone(),
         }
