@@ -126,7 +126,7 @@ fn bash_completes_container_ids_by_state_and_signal_names() {
     );
     let signals = bash_complete(&["ocictl", "--root", root, "kill", &running, "K"]);
     assert_eq!(signals, vec!["KILL".to_string()]);
-    let subcommands = bash_complete(&["ocictl", "res"]);
+    let subcommands = bash_complete(&["ocictl", "resu"]);
     assert_eq!(subcommands, vec!["resume".to_string()]);
 }
 

@@ -5,6 +5,7 @@
 mod bundle;
 mod completion;
 mod console;
+mod checkpoint;
 mod create;
 mod delete;
 mod features;
@@ -13,6 +14,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod resume;
 mod run;
 mod spec;
@@ -55,6 +57,8 @@ pub enum Command {
     #[command(hide = true)]
     GenerateAssets(generate_assets::GenerateAssets),
     Console(console::Console),
+    Checkpoint(checkpoint::Checkpoint),
+    Restore(restore::Restore),
 }
 
 impl Command {
@@ -77,6 +81,8 @@ impl Command {
             Command::Completion(c) => c.run(ctx),
             Command::GenerateAssets(c) => c.run(ctx),
             Command::Console(c) => c.run(ctx),
+            Command::Checkpoint(c) => c.run(ctx),
+            Command::Restore(c) => c.run(ctx),
         }
     }
 }

@@ -4,6 +4,8 @@
 
 mod argv;
 pub mod console;
+mod checkpoint;
+pub mod criu;
 pub mod error;
 pub mod exit_code;
 mod id;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 pub use argv::{absolute, Args};
 pub use console::{Console, ConsoleSocket, NoConsole};
+pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};

@@ -1,0 +1,229 @@
+//! `ocictl checkpoint`: runc's checkpoint, plus image roots, a lock and
+//! pruning so it can run from cron.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use ocictl::checkpoint_store::{self, CheckpointRequest, StoreError};
+use ocictl::runc::{CheckpointOpts, ContainerId, ManageCgroupsMode};
+
+use super::{Context, Outcome};
+use crate::output::{self, Format};
+use crate::report::{CodedError, UsageError};
+
+/// Checkpoint a running container with CRIU.
+///
+/// runc's flags work as in runc. For cron, use --image-root DIR instead of
+/// --image-path: each run writes DIR/ID/<UTC time>/, visible only once CRIU
+/// succeeded; --keep N keeps the newest N; a second run while one is going
+/// exits at once with code 75. Silent on success unless -v or --format json.
+#[derive(Debug, Args)]
+pub struct Checkpoint {
+    /// Where CRIU writes the image (runc's default: ./checkpoint).
+    #[arg(long, value_name = "DIR", conflicts_with = "image_root")]
+    pub image_path: Option<PathBuf>,
+
+    /// Write each checkpoint to DIR/ID/<UTC timestamp>/ (for cron); see --keep.
+    #[arg(long, value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
+
+    /// With --image-root: after a success, keep only the newest N complete images.
+    #[arg(long, value_name = "N", requires = "image_root", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+
+    /// A previous pre-dump's image, relative to the image path (e.g. ../pre).
+    #[arg(long, value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+
+    /// Leave the container running after the checkpoint.
+    #[arg(long)]
+    pub leave_running: bool,
+
+    /// Skip TCP connections still being established (runc 1.2+).
+    #[arg(long)]
+    pub tcp_skip_in_flight: bool,
+
+    /// Allow checkpointing of open files that were unlinked (runc 1.2+).
+    #[arg(long)]
+    pub link_remap: bool,
+
+    /// CRIU writes \0 to this fd once lazy pages are ready.
+    #[arg(long, value_name = "FD", allow_negative_numbers = true)]
+    pub status_fd: Option<i32>,
+
+    /// ADDRESS:PORT of a CRIU page server to send memory to.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub page_server: Option<String>,
+
+    /// Dump memory only, leaving the container running (needs a kernel with
+    /// memory dirty-page tracking).
+    #[arg(long, conflicts_with = "image_root")]
+    pub pre_dump: bool,
+
+    #[command(flatten)]
+    pub criu: CriuArgs,
+
+    /// Say what was written (silent by default, for cron).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// The running container's ID.
+    pub id: ContainerId,
+}
+
+/// The CRIU flags checkpoint and restore share, with the same meaning.
+#[derive(Debug, Args)]
+pub struct CriuArgs {
+    /// Where CRIU writes its work files and its log (default: the image path).
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+
+    /// Allow open TCP connections.
+    #[arg(long)]
+    pub tcp_established: bool,
+
+    /// Allow external unix sockets.
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+
+    /// Allow shell jobs (a process attached to a terminal).
+    #[arg(long)]
+    pub shell_job: bool,
+
+    /// Use userfaultfd to restore memory pages lazily.
+    #[arg(long)]
+    pub lazy_pages: bool,
+
+    /// Handle file locks.
+    #[arg(long)]
+    pub file_locks: bool,
+
+    /// How CRIU treats cgroups: soft (runc's default), full, strict, or
+    /// ignore (runc 1.2+).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<CgroupsMode>,
+
+    /// Create this namespace empty instead of restoring it (repeatable), e.g. network.
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+
+    /// Deduplicate memory images automatically.
+    #[arg(long)]
+    pub auto_dedup: bool,
+}
+
+/// `--manage-cgroups-mode`'s values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CgroupsMode {
+    Soft,
+    Full,
+    Strict,
+    Ignore,
+}
+
+impl From<CgroupsMode> for ManageCgroupsMode {
+    fn from(mode: CgroupsMode) -> Self {
+        match mode {
+            CgroupsMode::Soft => ManageCgroupsMode::Soft,
+            CgroupsMode::Full => ManageCgroupsMode::Full,
+            CgroupsMode::Strict => ManageCgroupsMode::Strict,
+            CgroupsMode::Ignore => ManageCgroupsMode::Ignore,
+        }
+    }
+}
+
+impl Checkpoint {
+    fn opts(&self) -> CheckpointOpts {
+        let c = &self.criu;
+        CheckpointOpts {
+            image_path: self.image_path.clone(),
+            work_path: c.work_path.clone(),
+            parent_path: self.parent_path.clone(),
+            leave_running: self.leave_running,
+            tcp_established: c.tcp_established,
+            tcp_skip_in_flight: self.tcp_skip_in_flight,
+            link_remap: self.link_remap,
+            ext_unix_sk: c.ext_unix_sk,
+            shell_job: c.shell_job,
+            lazy_pages: c.lazy_pages,
+            status_fd: self.status_fd,
+            page_server: self.page_server.clone(),
+            file_locks: c.file_locks,
+            pre_dump: self.pre_dump,
+            manage_cgroups_mode: c.manage_cgroups_mode.map(Into::into),
+            empty_ns: c.empty_ns.clone(),
+            auto_dedup: c.auto_dedup,
+        }
+    }
+
+    pub fn run(self, ctx: &Context) -> Outcome {
+        if self.criu.work_path.is_some() && self.image_root.is_some() {
+            // Every run needs its own work dir; a shared one would mix logs.
+            return Err(UsageError(
+                "--work-path cannot be combined with --image-root: each image keeps its own dump.log"
+                    .into(),
+            )
+            .into());
+        }
+        let req = CheckpointRequest {
+            opts: self.opts(),
+            image_root: self.image_root.clone(),
+            keep: self.keep.map(|n| n as usize),
+        };
+        let summary = checkpoint_store::checkpoint(&ctx.runc, &self.id, &req)
+            .map_err(|e| store_error(e, format!("cannot checkpoint container {}", self.id)))?;
+        if ctx.format == Format::Json {
+            output::print_json(&summary)?;
+        } else if self.verbose {
+            output::print_text(&format!(
+                "checkpointed {} to {} ({}, {:.2}s, CRIU {}){}\n",
+                summary.container,
+                summary.image_path.display(),
+                human_bytes(summary.bytes),
+                summary.duration.as_secs_f64(),
+                summary.criu_version,
+                if summary.left_running {
+                    "; it is still running"
+                } else {
+                    "; it is stopped"
+                },
+            ))?;
+            for old in &summary.pruned {
+                output::print_text(&format!("removed {}\n", old.display()))?;
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// 12345678 -> "11.8 MiB".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A store error as the operator sees it, with its documented exit code.
+/// The lock's message stands alone (one line, for cron mail); others get
+/// `context` naming the container.
+pub fn store_error(err: StoreError, context: String) -> anyhow::Error {
+    let code = err.exit_code();
+    let locked = matches!(err, StoreError::Locked { .. });
+    let err = anyhow::Error::new(CodedError {
+        code,
+        message: err.to_string(),
+    });
+    if locked {
+        err
+    } else {
+        err.context(context)
+    }
+}

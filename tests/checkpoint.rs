@@ -1,0 +1,792 @@
+//! Checkpoint and restore through real runc and real CRIU, and the exact
+//! argv both send (with a small recording fake runtime).
+//!
+//! The container under test runs a shell loop whose counter lives only in
+//! the shell's memory and is appended to /count in its rootfs: a restore
+//! that works continues the count; one that restarted the process would
+//! start again at 1. Its stdio is /dev/null, which CRIU can checkpoint
+//! (a host file or pipe as stdio makes CRIU fail).
+
+mod common;
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{unique_id, Env};
+use predicates::prelude::*;
+
+/// Counts in memory, appends each value to /count; exits 7 once /stop exists.
+const COUNTER: &str =
+    "i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i >> /count; sleep 0.05; done; exit 7";
+
+fn counter_bundle(env: &Env) -> PathBuf {
+    env.bundle(&["sh", "-c", COUNTER])
+}
+
+/// Run ocictl with all stdio on /dev/null and wait for it.
+fn ocictl_null(env: &Env, args: &[&std::ffi::OsStr]) -> Option<i32> {
+    spawn_null(env, args).wait().unwrap().code()
+}
+
+fn spawn_null(env: &Env, args: &[&std::ffi::OsStr]) -> Child {
+    env.std_cmd()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The values the container wrote so far.
+fn counts(bundle: &Path) -> Vec<u64> {
+    std::fs::read_to_string(bundle.join("rootfs/count"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Wait until the container has written more than `n` values.
+fn wait_counts(bundle: &Path, n: usize) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = counts(bundle);
+        if c.len() > n {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the counter never passed {n} values (has {c:?})"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running counter container.
+fn start_counter(env: &Env, prefix: &str) -> (String, PathBuf) {
+    let bundle = counter_bundle(env);
+    let id = unique_id(prefix);
+    assert_eq!(
+        ocictl_null(env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    env.wait_status(&id, "running");
+    wait_counts(&bundle, 3);
+    (id, bundle)
+}
+
+fn complete_images(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| e.file_type().unwrap().is_dir())
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn hidden_dirs(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+/// After a restore, the counter goes on from `last` (its last value before
+/// the checkpoint), not from 1.
+fn assert_continues(bundle: &Path, seen: usize, last: u64) {
+    let after = wait_counts(bundle, seen);
+    let next = after[seen];
+    assert_eq!(
+        next,
+        last + 1,
+        "after the restore the counter went on with {next}, not {}: {:?}",
+        last + 1,
+        &after[seen.saturating_sub(3)..]
+    );
+}
+
+#[test]
+fn checkpoint_stops_it_and_restore_continues_the_count_detached_and_foreground() {
+    let env = Env::new();
+    let (id, bundle) = start_counter(&env, "ck");
+    let img = env.dir.path().join("img1");
+
+    env.cmd()
+        .args(["checkpoint", "--image-path"])
+        .arg(&img)
+        .arg(&id)
+        .assert()
+        .success()
+        .stdout("");
+    assert!(
+        env.status(&id).is_none_or(|s| s == "stopped"),
+        "a checkpoint without --leave-running stops the container"
+    );
+    let before = counts(&bundle);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counts(&bundle), before, "nothing counts while checkpointed");
+
+    // Detached: returns once it runs.
+    let restored = ocictl_null(
+        &env,
+        args!["restore", "-d", "-b", bundle, "--image-path", img, id],
+    );
+    assert_eq!(restored, Some(0));
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    assert_continues(&bundle, before.len(), *before.last().unwrap());
+
+    // Foreground: waits, and exits with the restored process's status.
+    let img2 = env.dir.path().join("img2");
+    env.cmd()
+        .args(["checkpoint", "--image-path"])
+        .arg(&img2)
+        .arg(&id)
+        .assert()
+        .success();
+    let before = counts(&bundle);
+    let mut fg = spawn_null(
+        &env,
+        args!["restore", "-b", bundle, "--image-path", img2, id],
+    );
+    assert_continues(&bundle, before.len(), *before.last().unwrap());
+    assert!(
+        fg.try_wait().unwrap().is_none(),
+        "restore is in the foreground"
+    );
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    assert_eq!(fg.wait().unwrap().code(), Some(7));
+}
+
+#[test]
+fn leave_running_keeps_it_running_and_the_image_restores_under_a_new_id() {
+    let env = Env::new();
+    let (id, bundle) = start_counter(&env, "lr");
+    let img = env.dir.path().join("img");
+    env.cmd()
+        .args(["checkpoint", "--leave-running", "--image-path"])
+        .arg(&img)
+        .arg(&id)
+        .assert()
+        .success();
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    let at_checkpoint = counts(&bundle).len();
+    wait_counts(&bundle, at_checkpoint + 2);
+
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+    let before = counts(&bundle);
+    let new_id = unique_id("lr-new");
+    assert_eq!(
+        ocictl_null(
+            &env,
+            args!["restore", "-d", "-b", bundle, "--image-path", img, new_id]
+        ),
+        Some(0)
+    );
+    assert_eq!(env.status(&new_id).as_deref(), Some("running"));
+    let after = wait_counts(&bundle, before.len());
+    let next = after[before.len()];
+    assert!(
+        next > 1 && next <= *before.last().unwrap() + 1,
+        "the restored counter goes on from the checkpoint ({next} after {:?})",
+        &before[before.len() - 3..]
+    );
+}
+
+#[test]
+fn image_root_with_keep_2_leaves_two_complete_images_and_restores_the_latest() {
+    let env = Env::new();
+    let (id, bundle) = start_counter(&env, "keep");
+    let root = env.dir.path().join("images");
+    let mut written = Vec::new();
+    for _ in 0..4 {
+        let out = env
+            .cmd()
+            .args([
+                "--format",
+                "json",
+                "checkpoint",
+                "--leave-running",
+                "--keep",
+                "2",
+            ])
+            .arg("--image-root")
+            .arg(&root)
+            .arg(&id)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["container"], id.as_str());
+        assert_eq!(summary["left_running"], true);
+        assert!(summary["bytes"].as_u64().unwrap() > 0);
+        assert!(summary["duration"].as_f64().unwrap() > 0.0);
+        assert!(summary["criu_version"]
+            .as_str()
+            .unwrap()
+            .starts_with(char::is_numeric));
+        written.push(PathBuf::from(summary["image_path"].as_str().unwrap()));
+    }
+    let dir = root.join(&id);
+    assert_eq!(complete_images(&dir), written[2..].to_vec());
+    assert_eq!(hidden_dirs(&dir), Vec::<String>::new());
+
+    // Without -v or --format json: silent.
+    env.cmd()
+        .args([
+            "checkpoint",
+            "--leave-running",
+            "--keep",
+            "2",
+            "--image-root",
+        ])
+        .arg(&root)
+        .arg(&id)
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    assert_eq!(complete_images(&dir).len(), 2);
+
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+    let before = counts(&bundle);
+    assert_eq!(
+        ocictl_null(
+            &env,
+            args![
+                "restore",
+                "-d",
+                "-b",
+                bundle,
+                "--image-root",
+                root,
+                "--latest",
+                id
+            ]
+        ),
+        Some(0)
+    );
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    let after = wait_counts(&bundle, before.len());
+    assert!(after[before.len()] > 1, "restored, not restarted");
+}
+
+fn flock(file: &File, how: i32) -> bool {
+    // SAFETY: flock on an fd the caller owns.
+    unsafe { libc::flock(file.as_raw_fd(), how) == 0 }
+}
+
+fn open_lock(path: &Path) -> File {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .unwrap()
+}
+
+#[test]
+fn a_second_checkpoint_while_the_lock_is_held_exits_75_at_once() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("lock");
+    assert_eq!(
+        ocictl_null(&env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    let root = env.dir.path().join("images");
+    // The lock a running checkpoint of this container holds.
+    let lock = open_lock(&root.join(&id).join(".lock"));
+    assert!(flock(&lock, libc::LOCK_EX | libc::LOCK_NB));
+
+    let out = env
+        .cmd()
+        .args(["checkpoint", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("another checkpoint") && stderr.contains(&id),
+        "{stderr}"
+    );
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    assert!(complete_images(&root.join(&id)).is_empty());
+    assert!(hidden_dirs(&root.join(&id)).is_empty());
+
+    // Released: the next run works.
+    drop(lock);
+    env.cmd()
+        .args(["checkpoint", "--leave-running", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .assert()
+        .success();
+    assert_eq!(complete_images(&root.join(&id)).len(), 1);
+}
+
+#[test]
+fn a_checkpoint_killed_midway_leaves_no_complete_looking_image() {
+    let env = Env::new();
+    let (id, _bundle) = start_counter(&env, "killed");
+    // A CRIU that takes its time, so ocictl can be killed mid-checkpoint.
+    let slow = env.dir.path().join("slow-criu");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh\n[ \"$1\" = swrk ] && sleep 1\nexec criu \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = env.dir.path().join("images");
+    let dir = root.join(&id);
+    let mut child = spawn_null(
+        &env,
+        args!["--criu", slow, "checkpoint", "--image-root", root, id],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.exists() || hidden_dirs(&dir).is_empty() {
+        assert!(Instant::now() < deadline, "no partial image appeared");
+        assert!(child.try_wait().unwrap().is_none(), "ocictl ended too soon");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(child.try_wait().unwrap().is_none(), "still checkpointing");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // The orphaned runc and CRIU keep the lock until they are done.
+    let lock = open_lock(&root.join(&id).join(".lock"));
+    assert!(
+        !flock(&lock, libc::LOCK_EX | libc::LOCK_NB),
+        "the lock outlives a killed ocictl while runc and CRIU still write"
+    );
+    assert!(flock(&lock, libc::LOCK_EX), "waits for them to finish");
+    drop(lock);
+
+    assert!(
+        complete_images(&dir).is_empty(),
+        "{:?}",
+        complete_images(&dir)
+    );
+    assert_eq!(hidden_dirs(&dir).len(), 1);
+    env.cmd()
+        .args(["restore", "-d", "--latest", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no complete checkpoint"));
+}
+
+#[test]
+fn restore_of_a_missing_or_corrupted_image_fails_clearly() {
+    let env = Env::new();
+    let bundle = counter_bundle(&env);
+    let id = unique_id("bad");
+    let missing = env.dir.path().join("nothing-here");
+    env.cmd()
+        .args(["restore", "-d", "-b"])
+        .arg(&bundle)
+        .arg("--image-path")
+        .arg(&missing)
+        .arg(&id)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("is not a checkpoint image"));
+
+    let (id, bundle) = start_counter(&env, "bad");
+    let img = env.dir.path().join("img");
+    env.cmd()
+        .args(["checkpoint", "--image-path"])
+        .arg(&img)
+        .arg(&id)
+        .assert()
+        .success();
+    for entry in std::fs::read_dir(&img).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("core-") || name.starts_with("pstree") {
+            std::fs::write(entry.path(), b"\x01\x02").unwrap();
+        }
+    }
+    let out = env
+        .std_cmd()
+        .args(["restore", "-d", "-b"])
+        .arg(&bundle)
+        .arg("--image-path")
+        .arg(&img)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot restore container"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}/restore.log", img.display())),
+        "names CRIU's log: {stderr}"
+    );
+    assert!(stderr.contains("Error ("), "quotes CRIU's errors: {stderr}");
+    assert_ne!(env.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn pre_dump_says_this_kernel_has_no_memory_tracking() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("pre");
+    assert_eq!(
+        ocictl_null(&env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    let out = env
+        .cmd()
+        .args(["checkpoint", "--pre-dump", "--image-path"])
+        .arg(env.dir.path().join("pre"))
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("this kernel has no memory (dirty page) tracking"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("missing features"), "{stderr}");
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+}
+
+#[test]
+fn a_failed_dump_reports_criu_and_leaves_the_container_running() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("fail");
+    // stdout on a host file: CRIU cannot dump it.
+    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let root = env.dir.path().join("images");
+    let out = env
+        .cmd()
+        .args(["checkpoint", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dump.log ends with:"), "{stderr}");
+    assert!(stderr.contains("Error ("), "{stderr}");
+    assert!(
+        !stderr.contains("RLIMIT_NOFILE"),
+        "harmless line skipped: {stderr}"
+    );
+    assert!(stderr.contains("still running"), "{stderr}");
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+    assert!(complete_images(&root.join(&id)).is_empty());
+}
+
+#[test]
+fn missing_criu_is_reported_before_runc_runs() {
+    let env = Env::new();
+    env.cmd()
+        .args(["--criu", "/nonexistent/criu", "checkpoint", "x"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("CRIU is missing"));
+}
+
+// ---- argv, with a fake runtime that records what it was given ----
+
+/// A fake runtime: appends its argv (one word a line, then `--`) to
+/// `argv.log` beside it; fails `state` (no such container), succeeds otherwise.
+fn fake_runtime(dir: &Path) -> PathBuf {
+    let path = dir.join("fake-runc");
+    let log = dir.join("argv.log");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\necho -- >> '{}'\n\
+             for a in \"$@\"; do [ \"$a\" = state ] && exit 1; done\nexit 0\n",
+            log.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The recorded call of `sub`, from the subcommand on.
+fn recorded(dir: &Path, sub: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("argv.log")).unwrap();
+    text.split("--\n")
+        .map(|call| call.lines().map(str::to_string).collect::<Vec<_>>())
+        .find_map(|words| {
+            let at = words.iter().position(|w| w == sub)?;
+            Some(words[at..].to_vec())
+        })
+        .unwrap_or_else(|| panic!("no {sub} call in {text}"))
+}
+
+/// The long flags runc's own `--help` lists for `sub`.
+fn runc_flags(sub: &str) -> Vec<String> {
+    let out = std::process::Command::new("runc")
+        .args([sub, "--help"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with("--"))
+        .map(|w| w.trim_end_matches(',').to_string())
+        .collect()
+}
+
+/// Run ocictl `sub` with `flags` (long forms, in runc's order) through the
+/// fake runtime and a fake CRIU; returns what the runtime got from `sub` on.
+fn through_fake(dir: &Path, sub: &str, flags: &[String]) -> Vec<String> {
+    let fake = fake_runtime(dir);
+    let criu = fake_criu(dir, "4.1.1");
+    common::ocictl()
+        .arg("--runtime")
+        .arg(&fake)
+        .arg("--criu")
+        .arg(&criu)
+        .arg(sub)
+        .args(flags)
+        .arg("c1")
+        .assert()
+        .success();
+    let all = std::fs::read_to_string(dir.join("argv.log")).unwrap();
+    assert!(
+        all.contains(&format!("--criu\n{}\n{sub}", criu.display())),
+        "the global --criu reaches runc: {all}"
+    );
+    recorded(dir, sub)
+}
+
+/// `[sub, flags…, "c1"]`: what runc must receive.
+fn expected(sub: &str, flags: &[String]) -> Vec<String> {
+    let mut v = vec![sub.to_string()];
+    v.extend(flags.iter().cloned());
+    v.push("c1".into());
+    v
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// Long flags in `words` that runc's own help for `sub` does not list.
+fn unknown_to_runc(sub: &str, words: &[String]) -> Vec<String> {
+    let known = runc_flags(sub);
+    words
+        .iter()
+        .filter(|w| w.starts_with("--") && !known.contains(w))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_checkpoint_flag_reaches_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let mut flags = strings(&["--image-path", &d("img"), "--work-path", &d("work")]);
+    flags.extend(strings(&[
+        "--parent-path",
+        "../pre",
+        "--leave-running",
+        "--tcp-established",
+        "--tcp-skip-in-flight",
+        "--link-remap",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--lazy-pages",
+        "--status-fd",
+        "5",
+        "--page-server",
+        "10.0.0.1:1234",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "full",
+        "--empty-ns",
+        "network",
+        "--empty-ns",
+        "ipc",
+        "--auto-dedup",
+    ]));
+    let words = through_fake(dir.path(), "checkpoint", &flags);
+    assert_eq!(words, expected("checkpoint", &flags));
+    // runc 1.1.5 knows every flag but the two that came with runc 1.2.
+    assert_eq!(
+        unknown_to_runc("checkpoint", &words),
+        ["--tcp-skip-in-flight", "--link-remap"]
+    );
+
+    // --pre-dump reaches runc when CRIU says the kernel can track memory.
+    let dir2 = tempfile::tempdir().unwrap();
+    let flags = strings(&["--image-path", "/p", "--pre-dump"]);
+    assert_eq!(
+        through_fake(dir2.path(), "checkpoint", &flags),
+        expected("checkpoint", &flags)
+    );
+}
+
+#[test]
+fn too_old_a_criu_is_refused_before_runc_checkpoint_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_runtime(dir.path());
+    let criu = fake_criu(dir.path(), "2.9");
+    common::ocictl()
+        .arg("--runtime")
+        .arg(&fake)
+        .arg("--criu")
+        .arg(&criu)
+        .args(["checkpoint", "c1"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("CRIU 2.9").and(predicates::str::contains("too old")));
+    let calls = std::fs::read_to_string(dir.path().join("argv.log")).unwrap_or_default();
+    assert!(
+        !calls.lines().any(|w| w == "checkpoint"),
+        "runc checkpoint never ran: {calls}"
+    );
+}
+
+/// A fake CRIU: prints `Version: VERSION`, and every `criu check` passes.
+fn fake_criu(dir: &Path, version: &str) -> PathBuf {
+    let path = dir.join("fake-criu");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh
+[ \"$1\" = --version ] && echo 'Version: {version}'\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn every_restore_flag_reaches_the_runtime_and_none_it_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    std::fs::create_dir(d("img")).unwrap();
+    std::fs::write(dir.path().join("img/inventory.img"), b"").unwrap();
+    let mut flags = strings(&[
+        "--console-socket",
+        &d("console.sock"),
+        "--image-path",
+        &d("img"),
+        "--work-path",
+        &d("work"),
+    ]);
+    flags.extend(strings(&[
+        "--tcp-established",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "strict",
+        "--bundle",
+        &d("bundle"),
+        "--detach",
+        "--pid-file",
+        &d("pid"),
+        "--no-subreaper",
+        "--no-pivot",
+        "--empty-ns",
+        "network",
+        "--auto-dedup",
+        "--lazy-pages",
+        "--lsm-profile",
+        "apparmor:p",
+        "--lsm-mount-context",
+        "ctx",
+    ]));
+    let words = through_fake(dir.path(), "restore", &flags);
+    assert_eq!(words, expected("restore", &flags));
+    assert!(
+        unknown_to_runc("restore", &words).is_empty(),
+        "runc restore rejects {:?}",
+        unknown_to_runc("restore", &words)
+    );
+
+    // runc's short forms.
+    let dir2 = tempfile::tempdir().unwrap();
+    let img = dir2.path().join("img").to_string_lossy().into_owned();
+    std::fs::create_dir(&img).unwrap();
+    std::fs::write(dir2.path().join("img/inventory.img"), b"").unwrap();
+    let words = through_fake(
+        dir2.path(),
+        "restore",
+        &strings(&["-b", "/b", "-d", "--image-path", &img]),
+    );
+    assert_eq!(
+        words,
+        strings(&[
+            "restore",
+            "--image-path",
+            &img,
+            "--bundle",
+            "/b",
+            "--detach",
+            "c1"
+        ])
+    );
+
+    // Checkpoint-only flags are not restore flags at all.
+    for flag in [
+        "--parent-path",
+        "--page-server",
+        "--leave-running",
+        "--pre-dump",
+    ] {
+        common::ocictl()
+            .args(["restore", flag, "x", "c1"])
+            .assert()
+            .code(2);
+    }
+}
+
+#[test]
+fn restoring_a_terminal_checkpoint_needs_a_console_socket() {
+    let env = Env::new();
+    let bundle = env.bundle_with(&["sh"], true);
+    let img = env.dir.path().join("img");
+    std::fs::create_dir(&img).unwrap();
+    std::fs::write(img.join("inventory.img"), b"").unwrap();
+    env.cmd()
+        .args(["restore", "-d", "-b"])
+        .arg(&bundle)
+        .arg("--image-path")
+        .arg(&img)
+        .arg(unique_id("tty"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--console-socket"));
+}
