@@ -55,7 +55,7 @@ pub enum StoreError {
     NoImage(String),
 
     /// The bundle wants a terminal and nothing will receive its pty.
-    #[error("the checkpoint is of a terminal container ({bundle}/config.json sets process.terminal): restoring it needs --console-socket PATH to hand the pty to")]
+    #[error("the checkpoint is of a terminal container ({bundle}/config.json sets process.terminal): restoring it detached needs --console-socket PATH to hand the pty to (start a receiver with `ocictl console PATH`), or restore it in the foreground")]
     TerminalNeeded { bundle: PathBuf },
 
     /// runc (or CRIU under it) failed.
@@ -544,13 +544,16 @@ pub fn restore(
     let terminal = crate::bundle::Bundle::load(&bundle_dir)
         .map(|b| b.wants_terminal())
         .unwrap_or(false);
-    if terminal && opts.console_socket.is_none() {
-        // The place to wire ocictl's own terminal receiver: listen on a
-        // private console socket, set opts.console_socket, and relay the
-        // pty to ocictl's terminal while the restored process runs.
+    if terminal && opts.console_socket.is_none() && opts.detach {
         return Err(StoreError::TerminalNeeded { bundle: bundle_dir });
     }
-    match runc.restore(id, &opts) {
+    let restored = if terminal && opts.console_socket.is_none() {
+        // In the foreground ocictl is the terminal's receiver itself.
+        runc.restore_terminal(id, &opts)
+    } else {
+        runc.restore(id, &opts)
+    };
+    match restored {
         Ok(status) if opts.detach && !status.success() => Err(restore_failure(
             runc::Error::Failed {
                 argv: runc.argv(runc::Args::subcommand("restore")),

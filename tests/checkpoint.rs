@@ -790,3 +790,52 @@ fn restoring_a_terminal_checkpoint_needs_a_console_socket() {
         .code(1)
         .stderr(predicates::str::contains("--console-socket"));
 }
+
+#[test]
+fn foreground_restore_of_a_terminal_checkpoint_relays_the_pty() {
+    let env = Env::new();
+    let bundle = env.bundle_with(&["sh", "-c", COUNTER], true);
+    let id = unique_id("ckpt-tty");
+    let socket = env.dir.path().join("console.sock");
+    let mut console = spawn_null(&env, args!["console", "--mode", "null", socket]);
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        ocictl_null(
+            &env,
+            args!["run", "-d", "--console-socket", socket, "-b", bundle, id]
+        ),
+        Some(0)
+    );
+    wait_counts(&bundle, 3);
+    let image = env.dir.path().join("tty-image");
+    assert_eq!(
+        ocictl_null(&env, args!["checkpoint", "--image-path", image, id]),
+        Some(0)
+    );
+    let _ = console.wait();
+    let seen = counts(&bundle);
+    let last = *seen.last().unwrap();
+
+    let mut cmd = env.std_cmd();
+    cmd.args(["restore", "--image-path"])
+        .arg(&image)
+        .arg("-b")
+        .arg(&bundle)
+        .arg(&id);
+    let mut session = common::PtySession::spawn(cmd, 24, 80);
+    let before = session.initial_termios.clone();
+    assert_continues(&bundle, seen.len(), last);
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    let status = session.wait();
+    assert_eq!(status.code(), Some(7), "{}", session.text());
+    assert_eq!(session.termios_bytes(), before);
+    assert!(
+        env.runc_ids().is_empty(),
+        "the restored container is deleted after it exits"
+    );
+}

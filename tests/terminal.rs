@@ -59,7 +59,7 @@ fn tty_run_edited(
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-b", bundle.to_str().unwrap(), &id]);
     let s = on_pty(&env, &tmp, &args, rows, cols);
-    let before = s.termios_bytes();
+    let before = s.initial_termios.clone();
     TtyRun {
         env,
         tmp,
@@ -284,7 +284,7 @@ fn console_forward_mode_is_interactive() {
         33,
         90,
     );
-    let before = s.termios_bytes();
+    let before = s.initial_termios.clone();
     wait_for_socket(&socket, &mut s.child);
     let id = unique_id("fw");
     run_detached_on(&env, &socket, &bundle, &id);

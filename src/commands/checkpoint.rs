@@ -68,6 +68,7 @@ pub struct Checkpoint {
     pub verbose: bool,
 
     /// The running container's ID.
+    #[arg(add = crate::completion::containers_in(crate::completion::RUNNING))]
     pub id: ContainerId,
 }
 

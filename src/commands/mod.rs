@@ -3,9 +3,9 @@
 //! driver, and renders the result. Commands never build argv themselves.
 
 mod bundle;
+mod checkpoint;
 mod completion;
 mod console;
-mod checkpoint;
 mod create;
 mod delete;
 mod features;

@@ -195,6 +195,25 @@ impl Runc {
         args.arg(id);
         self.run_inherited(args)
     }
+
+    /// Foreground restore of a terminal checkpoint: ocictl receives the
+    /// restored pty and relays it (see [`Runc::run_with_terminal`]), then
+    /// deletes the container once its process exited, as `runc restore`
+    /// does in the foreground.
+    pub fn restore_terminal(&self, id: &ContainerId, opts: &RestoreOpts) -> Result<Termination> {
+        let mut opts = opts.clone();
+        let pid_file = opts.pid_file.take();
+        opts.detach = false;
+        opts.console_socket = None;
+        let mut args = Args::subcommand("restore");
+        opts.push_args(&mut args);
+        args.arg(id);
+        let result = self.run_with_terminal(args, &super::TerminalOpts { pid_file });
+        if let Err(e) = self.delete(id, &super::DeleteOpts { force: true }) {
+            tracing::debug!(error = %e, "deleting after the restore");
+        }
+        result
+    }
 }
 
 #[cfg(test)]

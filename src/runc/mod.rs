@@ -3,8 +3,8 @@
 //! It never prints; callers render its typed results.
 
 mod argv;
-pub mod console;
 mod checkpoint;
+pub mod console;
 pub mod criu;
 pub mod error;
 pub mod exit_code;
@@ -23,8 +23,8 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use argv::{absolute, Args};
-pub use console::{Console, ConsoleSocket, NoConsole};
 pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
+pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};

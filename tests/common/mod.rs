@@ -261,6 +261,8 @@ pub struct PtySession {
     pub child: std::process::Child,
     /// Everything read from the master so far.
     pub output: Vec<u8>,
+    /// The terminal's settings before the child started, to compare with.
+    pub initial_termios: Vec<u8>,
 }
 
 impl PtySession {
@@ -275,6 +277,7 @@ impl PtySession {
         };
         let pty = nix::pty::openpty(Some(&ws), None).expect("openpty");
         let slave = pty.slave;
+        let initial_termios = termios_bytes(&slave);
         cmd.stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
             .stderr(slave.try_clone().unwrap());
@@ -299,6 +302,7 @@ impl PtySession {
             slave,
             child,
             output: Vec::new(),
+            initial_termios,
         }
     }
 
