@@ -62,7 +62,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         Some("the container is not running; `ocictl state ID` shows its status")
     } else if message.contains("already running") {
         Some("the container is already running")
-    } else if (message.contains("container with id exists") || message.contains("already exists")) {
+    } else if message.contains("container with id exists") || message.contains("already exists") {
         Some("choose another ID, or `ocictl delete ID` the old container first")
     } else {
         None
