@@ -5,6 +5,8 @@
 mod bundle;
 mod create;
 mod delete;
+mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -15,6 +17,9 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod stats;
+mod top;
+mod update;
 mod version;
 
 use clap::Subcommand;
@@ -48,6 +53,11 @@ pub enum Command {
     Features(features::Features),
     Spec(spec::Spec),
     Bundle(bundle::Bundle),
+    Exec(exec::Exec),
+    Stats(stats::StatsCmd),
+    Events(events::Events),
+    Top(top::Top),
+    Update(update::Update),
 }
 
 impl Command {
@@ -67,6 +77,11 @@ impl Command {
             Command::Features(c) => c.run(ctx),
             Command::Spec(c) => c.run(ctx),
             Command::Bundle(c) => c.run(ctx),
+            Command::Exec(c) => c.run(ctx),
+            Command::Stats(c) => c.run(ctx),
+            Command::Events(c) => c.run(ctx),
+            Command::Top(c) => c.run(ctx),
+            Command::Update(c) => c.run(ctx),
         }
     }
 }
