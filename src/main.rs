@@ -10,16 +10,25 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
     completion::complete_if_asked();
-    let cli = cli::Cli::try_parse().unwrap_or_else(|err| report::exit_on_usage_error(err));
+    let matches = <cli::Cli as clap::CommandFactory>::command()
+        .try_get_matches()
+        .unwrap_or_else(|err| report::exit_on_usage_error(err));
+    let cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap_or_else(|err| report::exit_on_usage_error(err));
+    // Where runc prints JSON (events), a script that did not ask for a
+    // format gets runc's shape; a person at a terminal gets readable lines.
+    let format_chosen = !matches!(
+        matches.value_source("format"),
+        None | Some(clap::parser::ValueSource::DefaultValue)
+    );
     init_tracing(cli.global.debug);
     let format = cli.global.format;
     let ctx = commands::Context {
         runc: cli.global.runc(),
         format,
+        format_chosen,
     };
     let code = match cli.command.run(&ctx) {
         Ok(code) => code,

@@ -417,3 +417,39 @@ fn console_socket_times_out_when_nobody_connects() {
         .unwrap();
     assert!(matches!(r, Err(ocictl::runc::NoConsole::GaveUp)));
 }
+
+#[test]
+fn exec_t_relays_a_terminal_into_a_running_container() {
+    let env = Env::new();
+    let tmp = private_tmp();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("exec-tty");
+    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let mut s = on_pty(
+        &env,
+        &tmp,
+        &[
+            "exec",
+            "-t",
+            &id,
+            "sh",
+            "-c",
+            "stty size; read line; echo got:$line; exit 4",
+        ],
+        33,
+        101,
+    );
+    let before = s.initial_termios.clone();
+    s.expect("33 101");
+    s.send(b"hello\r");
+    s.expect("got:hello");
+    assert_eq!(s.wait().code(), Some(4), "{}", s.text());
+    assert_eq!(s.termios_bytes(), before, "the terminal was not restored");
+    assert_empty(tmp.path());
+    assert_eq!(
+        env.status(&id).as_deref(),
+        Some("running"),
+        "exec leaves the container running"
+    );
+}

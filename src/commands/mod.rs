@@ -8,6 +8,8 @@ mod completion;
 mod console;
 mod create;
 mod delete;
+mod events;
+mod exec;
 mod features;
 mod generate_assets;
 mod kill;
@@ -20,6 +22,9 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod stats;
+mod top;
+mod update;
 mod version;
 
 use clap::Subcommand;
@@ -32,6 +37,9 @@ use crate::output::{self, Format};
 pub struct Context {
     pub runc: Runc,
     pub format: Format,
+    /// Whether the user chose the format (flag or OCICTL_FORMAT), rather
+    /// than getting the default.
+    pub format_chosen: bool,
 }
 
 /// A command's result: the exit code, or an error with context.
@@ -59,6 +67,11 @@ pub enum Command {
     Console(console::Console),
     Checkpoint(checkpoint::Checkpoint),
     Restore(restore::Restore),
+    Exec(exec::Exec),
+    Stats(stats::StatsCmd),
+    Events(events::Events),
+    Top(top::Top),
+    Update(update::Update),
 }
 
 impl Command {
@@ -83,6 +96,11 @@ impl Command {
             Command::Console(c) => c.run(ctx),
             Command::Checkpoint(c) => c.run(ctx),
             Command::Restore(c) => c.run(ctx),
+            Command::Exec(c) => c.run(ctx),
+            Command::Stats(c) => c.run(ctx),
+            Command::Events(c) => c.run(ctx),
+            Command::Top(c) => c.run(ctx),
+            Command::Update(c) => c.run(ctx),
         }
     }
 }

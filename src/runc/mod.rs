@@ -7,14 +7,20 @@ mod checkpoint;
 pub mod console;
 pub mod criu;
 pub mod error;
+pub mod events;
+mod exec;
 pub mod exit_code;
 mod id;
 pub mod log;
 mod opts;
 mod pidfile;
 pub mod process;
+pub mod stats;
 mod terminal;
+mod top;
 pub mod types;
+mod update;
+mod validate;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -31,6 +37,12 @@ pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
+
+pub use events::{Event, EventReader, EventStream, StreamEnd};
+pub use exec::{load_process_file, parse_process, ExecOpts, ExecProcess};
+pub use stats::{cpu_percent, Stats};
+pub use top::{parse_ps_output, TopResults};
+pub use update::{parse_resources, ResourceFlags, UpdateOpts};
 
 use crate::signal::Signal;
 
