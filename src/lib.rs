@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod duration;
+pub mod monitor;
 pub mod runc;
 pub mod signal;
 pub mod size;

@@ -2,6 +2,7 @@
 //! and its `run`, which turns arguments into typed options, calls the
 //! driver, and renders the result. Commands never build argv themselves.
 
+mod attach;
 mod bundle;
 mod completion;
 mod console;
@@ -11,6 +12,8 @@ mod features;
 mod generate_assets;
 mod kill;
 mod list;
+mod logs;
+mod monitor;
 mod pause;
 mod ps;
 mod resume;
@@ -19,6 +22,7 @@ mod spec;
 mod start;
 mod state;
 mod version;
+mod wait;
 
 use clap::Subcommand;
 use ocictl::runc::{ContainerId, Runc};
@@ -55,6 +59,11 @@ pub enum Command {
     #[command(hide = true)]
     GenerateAssets(generate_assets::GenerateAssets),
     Console(console::Console),
+    Attach(attach::Attach),
+    Logs(logs::Logs),
+    Wait(wait::Wait),
+    #[command(hide = true)]
+    Monitor(monitor::Monitor),
 }
 
 impl Command {
@@ -77,6 +86,10 @@ impl Command {
             Command::Completion(c) => c.run(ctx),
             Command::GenerateAssets(c) => c.run(ctx),
             Command::Console(c) => c.run(ctx),
+            Command::Attach(c) => c.run(ctx),
+            Command::Logs(c) => c.run(ctx),
+            Command::Wait(c) => c.run(ctx),
+            Command::Monitor(c) => c.run(ctx),
         }
     }
 }
