@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod checkpoint_store;
 pub mod duration;
+pub mod monitor;
 pub mod runc;
 pub mod signal;
 pub mod size;

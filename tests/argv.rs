@@ -230,7 +230,9 @@ fn create_passes_every_flag_absolutized_and_never_detach() {
 fn create_defaults_to_the_current_directory_as_bundle() {
     let fake = Fake::new();
     fake.bundle(".");
-    let argv = fake.argv_of(&["--debug", "create", "c1"]);
+    // --no-monitor: the runtime's argv exactly as runc gets it (the
+    // monitor adds a --pid-file of its own; see the monitor tests below).
+    let argv = fake.argv_of(&["--debug", "create", "--no-monitor", "c1"]);
     assert_eq!(
         argv,
         strings(&[
@@ -272,7 +274,8 @@ fn create_and_run_get_a_private_json_log_unless_the_user_chose_one() {
     let fake = Fake::new();
     fake.bundle("b");
     for sub in ["create", "run"] {
-        let argv = fake.argv_of(&[sub, "-b", "b", "c1"]);
+        // (--no-monitor: create's monitor would add its own --pid-file.)
+        let argv = fake.argv_of(&[sub, "--no-monitor", "-b", "b", "c1"]);
         assert_eq!(argv.len(), 8, "{argv:?}");
         assert_eq!(argv[0], "--log");
         // /proc/<ocictl's pid>/fd/<n>: an anonymous file, nothing on disk.
@@ -290,7 +293,7 @@ fn create_and_run_get_a_private_json_log_unless_the_user_chose_one() {
     let (mine, b) = (fake.abs("mine.log"), fake.abs("b"));
     for (args, expected) in [
         (
-            "--log mine.log create -b b c2",
+            "--log mine.log create --no-monitor -b b c2",
             format!("--log {mine} create --bundle {b} c2"),
         ),
         (
@@ -298,12 +301,82 @@ fn create_and_run_get_a_private_json_log_unless_the_user_chose_one() {
             format!("--log {mine} --log-format text run --bundle {b} c3"),
         ),
         (
-            "--debug create -b b c4",
+            "--debug create --no-monitor -b b c4",
             format!("--debug create --bundle {b} c4"),
         ),
     ] {
         assert_eq!(fake.argv_of(&words(args)), words(&expected), "{args}");
     }
+}
+
+#[test]
+fn no_monitor_passes_exactly_runcs_argv() {
+    let fake = Fake::new();
+    fake.bundle("b");
+    let b = fake.abs("b");
+    for (args, expected) in [
+        (
+            "--debug run -d --no-monitor -b b r1",
+            format!("--debug run --bundle {b} --detach r1"),
+        ),
+        (
+            "--debug create --no-monitor -b b c1",
+            format!("--debug create --bundle {b} c1"),
+        ),
+        (
+            "--debug run -d --no-monitor --console-socket s.sock --pid-file p -b b r2",
+            format!(
+                "--debug run --bundle {b} --console-socket {} --pid-file {} --detach r2",
+                fake.abs("s.sock"),
+                fake.abs("p")
+            ),
+        ),
+    ] {
+        assert_eq!(fake.argv_of(&words(args)), words(&expected), "{args}");
+    }
+}
+
+#[test]
+fn the_monitor_adds_only_a_private_pid_file_and_reaps_the_init() {
+    let fake = Fake::new();
+    fake.bundle("b");
+    let root = fake.cwd.path().join("root");
+    // As runc does: write the init's pid into --pid-file and leave the init
+    // behind when it exits; the monitor (a subreaper) reaps it.
+    fake.set(
+        "script",
+        r#"pf=""; prev=""
+for a in "$@"; do [ "$prev" = --pid-file ] && pf="$a"; prev="$a"; done
+sh -c 'sleep 0.3; exit 3' </dev/null >/dev/null 2>&1 &
+echo $! >"$pf"
+"#,
+    );
+    let root_s = root.to_str().unwrap();
+    let argv = fake.argv_of(&["--debug", "--root", root_s, "run", "-d", "-b", "b", "r1"]);
+    assert_eq!(argv.len(), 10, "{argv:?}");
+    assert_eq!(
+        [&argv[..6], &argv[8..]].concat(),
+        strings(&[
+            "--root",
+            root_s,
+            "--debug",
+            "run",
+            "--bundle",
+            &fake.abs("b"),
+            "--detach",
+            "r1"
+        ])
+    );
+    assert_eq!(argv[6], "--pid-file");
+    let state_base = format!("{root_s}.ocictl/.r1.");
+    assert!(argv[7].starts_with(&state_base), "{argv:?}");
+    // The monitor reaped the "init" and recorded its status.
+    let out = fake
+        .cmd()
+        .args(["--root", root_s, "wait", "r1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
 }
 
 #[test]

@@ -295,6 +295,9 @@ fn wrong_state_transitions_say_why() {
 
     w.cmd().args(["kill", &id, "KILL"]).assert().success();
     w.env.wait_status(&id, "stopped");
+    // The monitor records the exit (exit.json beside the root) right after
+    // the container stops: wait for that before `fails` compares snapshots.
+    w.cmd().args(["wait", &id]).assert().code(128 + 9);
     let stderr = w.fails(&["pause", &id], 1);
     assert!(
         stderr.contains(&format!("cannot pause container {id}")),

@@ -319,11 +319,26 @@ fn console_stops_cleanly_on_sigterm() {
 
 #[test]
 fn detached_terminal_without_a_socket_says_what_to_do() {
+    // Without the monitor (which otherwise holds the terminal, see
+    // tests/monitor.rs) nobody would receive the pty.
     let env = Env::new();
     let bundle = env.bundle_with(&["sh"], true);
     for args in [
-        vec!["run", "-d", "-b", bundle.to_str().unwrap(), "nosock"],
-        vec!["create", "-b", bundle.to_str().unwrap(), "nosock"],
+        vec![
+            "run",
+            "-d",
+            "--no-monitor",
+            "-b",
+            bundle.to_str().unwrap(),
+            "nosock",
+        ],
+        vec![
+            "create",
+            "--no-monitor",
+            "-b",
+            bundle.to_str().unwrap(),
+            "nosock",
+        ],
     ] {
         let out = env.cmd().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2));

@@ -5,19 +5,23 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use ocictl::bundle::Bundle;
-use ocictl::runc::{ContainerId, CreateOpts};
+use ocictl::runc::{ContainerId, CreateOpts, MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
 
 /// Create a container from a bundle; `ocictl start` runs its process.
 ///
-/// The container's stdio is ocictl's own, as with runc. A bundle whose
-/// process wants a terminal needs --console-socket, with a receiver such as
-/// `ocictl console SOCKET` listening on it.
+/// The container's stdio is ocictl's own, as with runc. A small monitor
+/// process (see --no-monitor) stays with the container: it records its exit
+/// status (`ocictl wait`, `state`), and for a terminal container (no
+/// --console-socket) it holds the pty for `ocictl attach` and `ocictl logs`.
 #[derive(Debug, Args)]
 pub struct Create {
     #[command(flatten)]
     pub bundle: BundleArgs,
+
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
 
     /// The new container's ID (letters, digits, `_ + - .`).
     pub id: ContainerId,
@@ -31,7 +35,8 @@ pub struct BundleArgs {
     pub bundle: PathBuf,
 
     /// A unix socket that receives the pty master of a terminal container
-    /// (listen on it with `ocictl console` or runc's recvtty).
+    /// (listen on it with `ocictl console` or runc's recvtty). Without it,
+    /// ocictl's monitor holds a detached container's terminal.
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
     pub console_socket: Option<PathBuf>,
 
@@ -86,16 +91,82 @@ impl BundleArgs {
     }
 }
 
+/// The monitor's options, shared by `create` and `run`.
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Start no monitor: run the runtime exactly as runc would be run (the
+    /// same argv), and keep no exit status, terminal or output. A detached
+    /// terminal container then needs --console-socket.
+    #[arg(long)]
+    pub no_monitor: bool,
+
+    /// Append the container's stdout and stderr to FILE (for `ocictl logs`)
+    /// instead of giving it ocictl's own stdio; for a terminal container,
+    /// log the pty's output there instead of in ocictl's state directory.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub log_output: Option<PathBuf>,
+}
+
+impl MonitorArgs {
+    /// The monitor's options for a container whose process has a terminal
+    /// or not; a usage error for --log-output without a monitor.
+    pub fn opts(&self, terminal: bool) -> anyhow::Result<Option<MonitorOpts>> {
+        if self.no_monitor {
+            if self.log_output.is_some() {
+                return Err(crate::report::UsageError(
+                    "--log-output needs the monitor: drop --no-monitor".into(),
+                )
+                .into());
+            }
+            return Ok(None);
+        }
+        let winsize = ocictl::tty::controlling_stdio()
+            .and_then(ocictl::tty::window_size)
+            .map(|w| (w.ws_row, w.ws_col));
+        Ok(Some(MonitorOpts {
+            terminal,
+            log_output: self.log_output.clone(),
+            winsize: winsize.filter(|_| terminal),
+            program: None,
+        }))
+    }
+}
+
+/// Report a container started under a monitor: silent for people (a
+/// warning on stderr if it is not monitored after all), JSON with the
+/// monitor's pid for scripts.
+pub fn report_monitored(
+    ctx: &Context,
+    action: &str,
+    id: &ContainerId,
+    started: Monitored,
+    mut extra: serde_json::Value,
+) -> Outcome {
+    if let Some(warning) = &started.warning {
+        eprintln!("ocictl: warning: container {id}: {warning}");
+    }
+    if let Some(map) = extra.as_object_mut() {
+        map.insert("monitor_pid".into(), started.monitor_pid.into());
+    }
+    report_action(ctx, action, id, extra)
+}
+
 impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        self.bundle
-            .check_terminal(bundle.wants_terminal())
+        let terminal = bundle.wants_terminal();
+        let Some(monitor) = self.monitor.opts(terminal)? else {
+            self.bundle.check_terminal(terminal).with_context(fail)?;
+            ctx.runc
+                .create(&self.id, &self.bundle.create_opts())
+                .with_context(fail)?;
+            return report_action(ctx, "create", &self.id, serde_json::json!({}));
+        };
+        let started = ctx
+            .runc
+            .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
             .with_context(fail)?;
-        ctx.runc
-            .create(&self.id, &self.bundle.create_opts())
-            .with_context(fail)?;
-        report_action(ctx, "create", &self.id, serde_json::json!({}))
+        report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
     }
 }

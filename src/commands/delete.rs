@@ -2,11 +2,16 @@
 
 use anyhow::Context as _;
 use clap::Args;
+use ocictl::monitor::StateDir;
 use ocictl::runc::{ContainerId, DeleteOpts};
 
 use super::{report_action, Context, Outcome};
 
-/// Delete a stopped container and what the runtime kept of it.
+/// How long `delete` waits for the monitor of a container it deleted.
+const MONITOR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Delete a stopped container and what the runtime kept of it, and what
+/// ocictl's monitor kept (exit status, terminal log in its state directory).
 #[derive(Debug, Args)]
 pub struct Delete {
     /// Kill the container first if it is still running (with SIGKILL).
@@ -21,9 +26,25 @@ pub struct Delete {
 impl Delete {
     pub fn run(self, ctx: &Context) -> Outcome {
         let opts = DeleteOpts { force: self.force };
-        ctx.runc
-            .delete(&self.id, &opts)
-            .with_context(|| format!("cannot delete container {}", self.id))?;
+        let state = StateDir::of(&ctx.runc, &self.id);
+        if let Err(e) = ctx.runc.delete(&self.id, &opts) {
+            // The container is gone but a stale monitor state is left.
+            if e.runtime_message()
+                .is_some_and(|m| m.contains("does not exist"))
+                && !state.monitor_alive()
+            {
+                let _ = state.remove(MONITOR_GRACE);
+            }
+            return Err(e).with_context(|| format!("cannot delete container {}", self.id));
+        }
+        // The monitor ends right after the container; give it that moment.
+        state.remove(MONITOR_GRACE).with_context(|| {
+            format!(
+                "deleted container {}, but cannot remove its monitor state {}",
+                self.id,
+                state.path().display()
+            )
+        })?;
         report_action(ctx, "delete", &self.id, serde_json::json!({}))
     }
 }

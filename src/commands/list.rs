@@ -9,7 +9,10 @@ use crate::output::{self, Format, Table};
 /// List the containers under the runtime's root.
 ///
 /// The table has runc's columns (ID, PID, STATUS, BUNDLE, CREATED, OWNER);
-/// JSON is an array of state objects (`[]` when there are none).
+/// JSON is an array of state objects (`[]` when there are none), each with
+/// the `"exit"` field `ocictl state` adds for monitored containers. The
+/// table stays runc's, column for column, so scripts that parse it keep
+/// working; exit statuses are in JSON, `ocictl state` and `ocictl wait`.
 #[derive(Debug, Args)]
 #[command(visible_alias = "ls")]
 pub struct List {
@@ -35,7 +38,13 @@ impl List {
             return Ok(0);
         }
         match format_with_short(ctx, self.format_short) {
-            Format::Json => output::print_json(&containers)?,
+            Format::Json => {
+                let values: Vec<_> = containers
+                    .iter()
+                    .map(|c| super::state::with_exit(&ctx.runc, c))
+                    .collect();
+                output::print_json(&values)?
+            }
             Format::Table => {
                 let mut table =
                     Table::runc_style(&["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);

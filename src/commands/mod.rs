@@ -2,6 +2,7 @@
 //! and its `run`, which turns arguments into typed options, calls the
 //! driver, and renders the result. Commands never build argv themselves.
 
+mod attach;
 mod bundle;
 mod checkpoint;
 mod completion;
@@ -14,6 +15,8 @@ mod features;
 mod generate_assets;
 mod kill;
 mod list;
+mod logs;
+mod monitor;
 mod pause;
 mod ps;
 mod restore;
@@ -26,6 +29,7 @@ mod stats;
 mod top;
 mod update;
 mod version;
+mod wait;
 
 use clap::Subcommand;
 use ocictl::runc::{ContainerId, Runc};
@@ -72,6 +76,11 @@ pub enum Command {
     Events(events::Events),
     Top(top::Top),
     Update(update::Update),
+    Attach(attach::Attach),
+    Logs(logs::Logs),
+    Wait(wait::Wait),
+    #[command(hide = true)]
+    Monitor(monitor::Monitor),
 }
 
 impl Command {
@@ -101,6 +110,10 @@ impl Command {
             Command::Events(c) => c.run(ctx),
             Command::Top(c) => c.run(ctx),
             Command::Update(c) => c.run(ctx),
+            Command::Attach(c) => c.run(ctx),
+            Command::Logs(c) => c.run(ctx),
+            Command::Wait(c) => c.run(ctx),
+            Command::Monitor(c) => c.run(ctx),
         }
     }
 }

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::runc::{ContainerId, RunOpts};
 
-use super::create::BundleArgs;
+use super::create::{report_monitored, BundleArgs, MonitorArgs};
 use super::{report_action, Context, Outcome};
 
 /// Create and start a container.
@@ -19,12 +19,18 @@ use super::{report_action, Context, Outcome};
 /// --console-socket, ocictl is the terminal's receiver: your terminal goes
 /// raw and is wired to the container's pty (window size included), and is
 /// put back exactly as it was when the container exits. Piped input works
-/// too: its end reaches the container as the terminal's EOF (^D). A
-/// detached terminal container needs --console-socket (see `ocictl console`).
+/// too: its end reaches the container as the terminal's EOF (^D).
+///
+/// Detached (-d), a small monitor process stays with the container (see
+/// --no-monitor): `ocictl wait` and `state` learn its exit status, and for a
+/// terminal container it holds the pty: `ocictl attach ID`, `ocictl logs ID`.
 #[derive(Debug, Args)]
 pub struct Run {
     #[command(flatten)]
     pub bundle: BundleArgs,
+
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
 
     /// Return once the container runs, instead of waiting for it.
     #[arg(short, long)]
@@ -52,7 +58,17 @@ impl Run {
         let fail = || format!("cannot run container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
-        if self.detach {
+        let monitor = if self.detach {
+            self.monitor.opts(terminal)?
+        } else if self.monitor.log_output.is_some() {
+            return Err(crate::report::UsageError(
+                "--log-output is for detached containers (-d)".into(),
+            )
+            .into());
+        } else {
+            None
+        };
+        if self.detach && monitor.is_none() {
             self.bundle.check_terminal(terminal).with_context(fail)?;
         }
         let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
@@ -75,6 +91,20 @@ impl Run {
         };
         if let Some(copy) = &copy {
             opts.create.bundle = Some(copy.path().to_path_buf());
+        }
+        if let Some(monitor) = &monitor {
+            let started = ctx
+                .runc
+                .run_monitored(&self.id, &opts, monitor)
+                .with_context(fail)?;
+            drop(copy);
+            return report_monitored(
+                ctx,
+                "run",
+                &self.id,
+                started,
+                serde_json::json!({"detached": true}),
+            );
         }
         let status = if foreground_tty {
             ctx.runc.run_terminal(&self.id, &opts)

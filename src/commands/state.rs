@@ -2,7 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::ContainerId;
+use ocictl::monitor::StateDir;
+use ocictl::runc::{Container, ContainerId, Runc};
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -10,6 +11,13 @@ use crate::output::{self, Format};
 /// Show a container's state, as runc prints it (indented JSON).
 ///
 /// With --format json: the same object on one line.
+///
+/// For a container started with ocictl's monitor, an `"exit"` field is
+/// added once its exit status is known: `{"code": 7, "signal": null, "at":
+/// "…"}` (or `"code": null, "signal": 9` when a signal killed it). When the
+/// monitor was killed before recording it, `"exit"` says so: code, signal
+/// and at are null and `"unknown"` gives the reason. Otherwise the object is
+/// runc's, unchanged.
 #[derive(Debug, Args)]
 pub struct State {
     /// The container's ID.
@@ -23,10 +31,31 @@ impl State {
             .runc
             .state(&self.id)
             .with_context(|| format!("cannot read the state of container {}", self.id))?;
+        let value = with_exit(&ctx.runc, &container);
         match ctx.format {
-            Format::Json => output::print_json(&container)?,
-            Format::Table => output::print_json_pretty(&container)?,
+            Format::Json => output::print_json(&value)?,
+            Format::Table => output::print_json_pretty(&value)?,
         }
         Ok(0)
     }
+}
+
+/// A container's state object (runc's fields, in runc's order) plus, when
+/// ocictl's monitor knows it, its `"exit"` (see `ocictl state --help`).
+#[derive(Debug, serde::Serialize)]
+pub struct WithExit<'a> {
+    #[serde(flatten)]
+    pub container: &'a Container,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ocictl::monitor::ExitJson>,
+}
+
+/// Shared with `list`.
+pub fn with_exit<'a>(runc: &Runc, container: &'a Container) -> WithExit<'a> {
+    let exit = container
+        .id
+        .parse()
+        .ok()
+        .and_then(|id| StateDir::of(runc, &id).exit_info().to_json());
+    WithExit { container, exit }
 }

@@ -12,6 +12,7 @@ mod exec;
 pub mod exit_code;
 mod id;
 pub mod log;
+pub mod monitor;
 mod opts;
 mod pidfile;
 pub mod process;
@@ -33,6 +34,7 @@ pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, Restor
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, InvalidId};
+pub use monitor::{MonitorOpts, Monitored};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;

@@ -270,3 +270,30 @@ impl PrivateLog {
         text
     }
 }
+
+/// The runtime's failure, detached from the caller's stdio: its message
+/// from the private log when there is one, else from what it wrote to the
+/// private `stderr` file.
+pub(crate) fn detached_failure(
+    argv: Argv,
+    status: Termination,
+    private_log: Option<&mut PrivateLog>,
+    stderr: Option<&mut std::fs::File>,
+) -> Error {
+    let mut text = String::new();
+    if let Some(f) = stderr {
+        let _ = std::io::Seek::rewind(f);
+        let _ = f.read_to_string(&mut text);
+    }
+    let log_text = private_log.map(|l| l.contents()).unwrap_or_default();
+    let mut message = super::log::error_message(&log_text);
+    if message.is_empty() {
+        message = super::log::error_message(&text);
+    }
+    Error::Failed {
+        argv,
+        status,
+        message,
+        stderr: text,
+    }
+}

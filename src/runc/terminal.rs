@@ -10,7 +10,6 @@
 //! container's process is re-parented to ocictl, which relays the terminal,
 //! forwards signals to that process, and reaps it for its exit status.
 
-use std::io::Read as _;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
@@ -25,7 +24,7 @@ use nix::unistd::Pid;
 use super::argv::{absolute, Args};
 use super::console::{ConsoleSocket, NoConsole};
 use super::error::{Error, Result, Termination};
-use super::{log, process, ContainerId, DeleteOpts, RunOpts, Runc};
+use super::{process, ContainerId, DeleteOpts, RunOpts, Runc};
 use crate::tty::{self, Control, RawMode, Relay, SignalPipe, Sink};
 
 /// Options of [`Runc::run_with_terminal`].
@@ -147,23 +146,12 @@ impl Runc {
         drop(socket);
         let runtime_failed = session.runc_status.filter(|s| !s.success());
         if let Some(status) = runtime_failed {
-            let mut text = String::new();
-            let _ = std::io::Seek::rewind(&mut stderr);
-            let _ = stderr.read_to_string(&mut text);
-            let log_text = private_log
-                .as_mut()
-                .map(|l| l.contents())
-                .unwrap_or_default();
-            let mut message = log::error_message(&log_text);
-            if message.is_empty() {
-                message = log::error_message(&text);
-            }
-            return Err(Error::Failed {
+            return Err(process::detached_failure(
                 argv,
                 status,
-                message,
-                stderr: text,
-            });
+                private_log.as_mut(),
+                Some(&mut stderr),
+            ));
         }
         outcome
     }

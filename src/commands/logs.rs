@@ -1,0 +1,193 @@
+//! `ocictl logs`: what a monitored container wrote.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use anyhow::Context as _;
+use clap::Args;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use ocictl::monitor::{attach, StateDir};
+use ocictl::runc::ContainerId;
+
+use super::{Context, Outcome};
+use crate::output::Format;
+
+/// Print what a detached container wrote: a terminal container's output
+/// (its monitor logs the pty), or the stdout and stderr of a container
+/// started with `--log-output FILE`.
+///
+/// With -f, keep printing new output until the container has exited. When
+/// the monitor had to stop writing its log (disk full), the last 1 MiB it
+/// kept in memory is printed instead, with a note on stderr.
+///
+/// With --format json: `{"id", "output"}` (lossy UTF-8); with -f one such
+/// object per chunk, as JSON lines.
+#[derive(Debug, Args)]
+pub struct Logs {
+    /// Keep printing new output until the container exits.
+    #[arg(short, long)]
+    pub follow: bool,
+
+    /// Print only the last N lines (before following).
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+
+    /// The container's ID.
+    #[arg(add = crate::completion::any_container())]
+    #[arg(add = crate::completion::any_container())]
+    pub id: ContainerId,
+}
+
+/// The monitor state of `id`, or an error saying why there is none.
+pub fn monitored(ctx: &Context, id: &ContainerId) -> anyhow::Result<StateDir> {
+    let dir = StateDir::of(&ctx.runc, id);
+    if dir.exists() {
+        return Ok(dir);
+    }
+    // The runtime's own error when the container does not exist at all.
+    ctx.runc
+        .state(id)
+        .with_context(|| format!("container {id} has no monitor"))?;
+    anyhow::bail!(
+        "container {id} has no monitor: it was started with --no-monitor or by the runtime \
+         itself, so ocictl knows nothing of its exit or output"
+    )
+}
+
+impl Logs {
+    pub fn run(self, ctx: &Context) -> Outcome {
+        let dir = monitored(ctx, &self.id)?;
+        let meta = dir
+            .meta()
+            .with_context(|| format!("container {} is still starting", self.id))?;
+        let Some(log) = meta.log.clone() else {
+            anyhow::bail!(
+                "container {} keeps no log: its output goes where runc sends it; start it \
+                 with a terminal (`run -d -t`) or with --log-output FILE",
+                self.id
+            );
+        };
+        let mut out = Printer {
+            json: ctx.format == Format::Json,
+            id: &self.id,
+        };
+        if meta.terminal && dir.monitor_alive() {
+            if let Ok(Some(ring)) = attach::logs_request(&dir.attach_path()) {
+                eprintln!(
+                    "ocictl: the log file {} stopped (disk full?); showing the last {} bytes \
+                     the monitor kept",
+                    log.display(),
+                    ring.len()
+                );
+                out.print(tail(&ring, self.tail))?;
+                return Ok(0);
+            }
+        }
+        let mut file = std::fs::File::open(&log)
+            .with_context(|| format!("cannot read the log {}", log.display()))?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)
+            .with_context(|| format!("cannot read the log {}", log.display()))?;
+        out.print(tail(&text, self.tail))?;
+        if self.follow {
+            follow(&dir, &log, &mut file, &mut out)?;
+        }
+        Ok(0)
+    }
+}
+
+struct Printer<'a> {
+    json: bool,
+    id: &'a ContainerId,
+}
+
+impl Printer<'_> {
+    fn print(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let v = serde_json::json!({"id": self.id, "output": String::from_utf8_lossy(data)});
+            writeln!(stdout, "{v}")?;
+        } else {
+            stdout.write_all(data)?;
+        }
+        stdout.flush()
+    }
+}
+
+/// The last `n` lines of `data` (all of it without `n`).
+fn tail(data: &[u8], n: Option<usize>) -> &[u8] {
+    let Some(n) = n else { return data };
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let mut start = body.len();
+    for _ in 0..n {
+        match body[..start].iter().rposition(|&b| b == b'\n') {
+            Some(i) => start = i,
+            None => return data,
+        }
+    }
+    &data[start + 1..]
+}
+
+/// Print what is appended to `log` until the monitor ends: inotify for the
+/// file, a thread blocked on the monitor's lock for the end.
+fn follow(
+    dir: &StateDir,
+    log: &Path,
+    file: &mut std::fs::File,
+    out: &mut Printer<'_>,
+) -> anyhow::Result<()> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+        .context("cannot watch the log")?;
+    inotify
+        .add_watch(log, AddWatchFlags::IN_MODIFY)
+        .context("cannot watch the log")?;
+    let (ended_rx, ended_tx) = std::os::unix::net::UnixStream::pair()?;
+    let waiter = dir.clone();
+    std::thread::spawn(move || {
+        let _ = waiter.wait();
+        drop(ended_tx);
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut copy = |file: &mut std::fs::File, out: &mut Printer<'_>| -> anyhow::Result<()> {
+        loop {
+            match file.read(&mut buf)? {
+                0 => return Ok(()),
+                n => out.print(&buf[..n])?,
+            }
+        }
+    };
+    // Output written between the first read and the watch.
+    copy(file, out)?;
+    loop {
+        let mut fds = [
+            PollFd::new(inotify.as_fd(), PollFlags::POLLIN),
+            PollFd::new(ended_rx.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ended = fds[1].revents().is_some_and(|r| !r.is_empty());
+        let _ = inotify.read_events();
+        copy(file, out)?;
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tail_takes_whole_lines_from_the_end() {
+        assert_eq!(tail(b"a\nb\nc\n", Some(2)), b"b\nc\n");
+        assert_eq!(tail(b"a\nb\nc", Some(1)), b"c");
+        assert_eq!(tail(b"a\nb\n", Some(5)), b"a\nb\n");
+        assert_eq!(tail(b"a\nb\n", Some(0)), b"");
+        assert_eq!(tail(b"a\nb\n", None), b"a\nb\n");
+    }
+}
