@@ -7,10 +7,11 @@ use ocictl::runc::ContainerId;
 
 use super::{Context, Outcome};
 
-/// Attach your terminal to a detached terminal container (`ocictl run -d
-/// -t`, or a bundle with "terminal": true, started without --console-socket):
-/// your terminal goes raw, its size follows yours, and what you type reaches
-/// the container's pty.
+/// Attach your terminal to a detached terminal container.
+///
+/// For containers started with `ocictl run -d -t` (or a bundle with
+/// "terminal": true) without --console-socket: your terminal goes raw, its
+/// size follows yours, and what you type reaches the container's pty.
 ///
 /// Type the detach keys (default Ctrl-P Ctrl-Q) to leave: the container keeps
 /// running and `ocictl attach` brings you back. When the container exits,

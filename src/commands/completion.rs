@@ -5,9 +5,10 @@ use clap::Args;
 use super::{Context, Outcome};
 use crate::output;
 
-/// Print the completion script for a shell (bash, zsh, fish, elvish,
-/// powershell). The script asks ocictl for completions as you type, so it
-/// offers the IDs of existing containers too.
+/// Print a shell's completion script.
+///
+/// For bash, zsh, fish, elvish and powershell. The script asks ocictl for
+/// completions as you type, so it offers the IDs of existing containers too.
 ///
 /// bash: `source <(ocictl completion bash)`; zsh: `source <(ocictl
 /// completion zsh)`; fish: `ocictl completion fish | source`.

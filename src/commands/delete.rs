@@ -10,8 +10,10 @@ use super::{report_action, Context, Outcome};
 /// How long `delete` waits for the monitor of a container it deleted.
 const MONITOR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Delete a stopped container and what the runtime kept of it, and what
-/// ocictl's monitor kept (exit status, terminal log in its state directory).
+/// Delete a stopped container.
+///
+/// Removes what the runtime kept of it, and what ocictl's monitor kept
+/// (exit status, terminal log in its state directory).
 #[derive(Debug, Args)]
 pub struct Delete {
     /// Kill the container first if it is still running (with SIGKILL).

@@ -13,9 +13,10 @@ use ocictl::runc::ContainerId;
 use super::{Context, Outcome};
 use crate::output::Format;
 
-/// Print what a detached container wrote: a terminal container's output
-/// (its monitor logs the pty), or the stdout and stderr of a container
-/// started with `--log-output FILE`.
+/// Print what a detached container wrote.
+///
+/// A terminal container's output (its monitor logs the pty), or the stdout
+/// and stderr of a container started with `--log-output FILE`.
 ///
 /// With -f, keep printing new output until the container has exited. When
 /// the monitor had to stop writing its log (disk full), the last 1 MiB it

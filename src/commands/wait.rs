@@ -8,8 +8,9 @@ use ocictl::runc::ContainerId;
 use super::{Context, Outcome};
 use crate::output::{self, Format};
 
-/// Wait for a container to exit, and exit with its status: its exit code,
-/// or 128+N when signal N killed it.
+/// Wait for a container to exit, and exit with its status.
+///
+/// The status is the container's exit code, or 128+N when signal N killed it.
 ///
 /// Works before and after the exit, for containers started by `ocictl run
 /// -d` or `ocictl create` with their monitor (the default). It blocks in the
