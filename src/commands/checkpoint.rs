@@ -180,7 +180,7 @@ impl Checkpoint {
                 "checkpointed {} to {} ({}, {:.2}s, CRIU {}){}\n",
                 summary.container,
                 summary.image_path.display(),
-                human_bytes(summary.bytes),
+                crate::output::human_bytes(summary.bytes),
                 summary.duration.as_secs_f64(),
                 summary.criu_version,
                 if summary.left_running {
@@ -195,21 +195,6 @@ impl Checkpoint {
         }
         Ok(0)
     }
-}
-
-/// 12345678 -> "11.8 MiB".
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A store error as the operator sees it, with its documented exit code.
