@@ -222,3 +222,44 @@ fn regression_duration_fraction_overflow() {
     let err = parse_duration(&format!("{whole}h")).unwrap_err();
     assert!(err.to_string().contains("too large"), "{err}");
 }
+
+/// A `created` time whose offset carries it past year 9999 in UTC: what
+/// ocictl prints must still read back.
+#[test]
+fn created_at_the_edge_of_rfc3339_reads_back() {
+    for created in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+01:00"] {
+        let json = format!(r#"{{"id":"c","status":"running","created":"{created}"}}"#);
+        let Ok(c) = Container::parse_state(json.as_bytes()) else {
+            continue;
+        };
+        let out = serde_json::to_vec(&c).unwrap();
+        assert!(
+            Container::parse_state(&out).is_ok(),
+            "{created} printed as {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+}
+
+/// fuzz/ `version` found `: versionc` parsed as runtime "" version "c":
+/// a bogus value instead of an error. The first line now needs a name and
+/// the word `version` on its own.
+#[test]
+fn regression_version_without_a_name() {
+    for text in [
+        ": versionc\n",
+        ": version 1.0\n",
+        "runc versionc 1.0\n",
+        "runc version:\n",
+    ] {
+        assert!(Version::parse(text).is_err(), "{text:?}");
+    }
+    for (text, version) in [
+        ("runc version 1.1.5\n", "1.1.5"),
+        ("youki version: 0.7.0\n", "0.7.0"),
+        ("youki version:0.7.0\n", "0.7.0"),
+        ("crun\tversion\t1.8.1\n", "1.8.1"),
+    ] {
+        assert_eq!(Version::parse(text).unwrap().version, version, "{text:?}");
+    }
+}
