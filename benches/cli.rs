@@ -195,7 +195,7 @@ impl Bench {
             .is_ok_and(|o| o.status.success())
         {
             let result = self.pair(
-                || time_it(self.ocictl(&root, &["stats", "--no-cpu-sample", "bench"])),
+                || time_it(self.ocictl(&root, &["--format", "json", "stats", "bench"])),
                 || time_it(self.runc(&root, &["events", "--stats", "bench"])),
             );
             self.row("stats (one snapshot)", result, floor);
@@ -223,6 +223,21 @@ impl Bench {
                 || time_it(self.runc(&root, &["list"])),
             );
             self.row(&format!("list ({n} containers)"), result, floor);
+            if n == 50 {
+                // One ocictl call against the 50 runtime calls it replaces.
+                let ids: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+                let mut ours = vec!["--format", "json", "stats"];
+                ours.extend(ids.iter().map(String::as_str));
+                let result = self.pair(
+                    || time_it(self.ocictl(&root, &ours)),
+                    || {
+                        ids.iter()
+                            .map(|id| time_it(self.runc(&root, &["events", "--stats", id])))
+                            .sum()
+                    },
+                );
+                self.row("stats of 50 containers (1 call vs 50)", result, floor);
+            }
             self.cleanup(&root);
         }
 

@@ -48,8 +48,9 @@ pub struct GlobalOpts {
     )]
     pub runtime: PathBuf,
 
-    /// Root directory for the runtime's container state (runc's default: /run/runc).
-    #[arg(long, global = true, env = "OCICTL_ROOT", value_name = "DIR")]
+    /// Root directory for the runtime's container state (runc's default:
+    /// /run/runc). It must be a directory, or not exist yet.
+    #[arg(long, global = true, env = "OCICTL_ROOT", value_name = "DIR", value_parser = parse_root_arg)]
     pub root: Option<PathBuf>,
 
     /// Pass --debug to the runtime and show the exact argv ocictl runs.
@@ -95,10 +96,20 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub setpgid: bool,
 
-    /// Kill a runtime call that owes a prompt answer (state, list, kill, …)
-    /// after this long, e.g. 10s.
-    #[arg(long, global = true, value_parser = parse_duration_arg, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    /// Kill a runtime call that owes a prompt answer (state, list, kill,
+    /// pause, …) after this long, so ocictl never hangs on a hung runtime.
+    /// `run`, `create`, `exec`, `restore`, `checkpoint` and `events` are
+    /// never timed out.
+    #[arg(
+        long,
+        global = true,
+        env = "OCICTL_TIMEOUT",
+        default_value = DEFAULT_TIMEOUT,
+        value_parser = parse_timeout_arg,
+        allow_hyphen_values = true,
+        value_name = "DURATION"
+    )]
+    pub timeout: Duration,
 
     /// Output format: table (for people) or json (one JSON value, for scripts).
     #[arg(
@@ -114,6 +125,35 @@ pub struct GlobalOpts {
 
 pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     ocictl::duration::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// How long a prompt runtime call may take unless --timeout says otherwise:
+/// far longer than any healthy runtime needs for state, list or kill, short
+/// enough that a cron job on a hung runtime (a stuck cgroup freezer, a dead
+/// storage mount) fails instead of piling up.
+pub const DEFAULT_TIMEOUT: &str = "60s";
+
+/// A duration above zero: a zero timeout would kill every runtime call at once.
+pub fn parse_timeout_arg(s: &str) -> Result<Duration, String> {
+    match parse_duration_arg(s)? {
+        d if d.is_zero() => Err(format!(
+            "a timeout of {s:?} would kill the runtime before it answers: give a longer one, e.g. 10s (the default is {DEFAULT_TIMEOUT})"
+        )),
+        d => Ok(d),
+    }
+}
+
+/// `--root` must be a directory, or a path the runtime can create one at.
+/// (Whether it is writable is the runtime's to find out: `list` and `state`
+/// work on a read-only root.)
+pub fn parse_root_arg(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_dir() => Err(format!(
+            "{s} is not a directory: --root names the directory that holds the runtime's container state (it is created if missing)"
+        )),
+        _ => Ok(path),
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -152,7 +192,7 @@ impl GlobalOpts {
             setpgid: self.setpgid,
             cwd: None,
             extra_args: Vec::new(),
-            timeout: self.timeout,
+            timeout: Some(self.timeout),
         }
     }
 }

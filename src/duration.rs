@@ -66,7 +66,10 @@ pub fn parse_duration(input: &str) -> Result<Duration, ParseDurationError> {
         let mut scale = unit_nanos;
         for digit in frac.bytes().take(18) {
             scale /= 10;
-            nanos += u128::from(digit - b'0') * scale;
+            // Checked: a huge whole part plus its fraction can pass u128.
+            nanos = nanos
+                .checked_add(u128::from(digit - b'0') * scale)
+                .ok_or_else(|| err("it is too large"))?;
         }
         total_nanos = total_nanos
             .checked_add(nanos)

@@ -62,6 +62,8 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         Some("the container is not running; `ocictl state ID` shows its status")
     } else if message.contains("already running") {
         Some("the container is already running")
+    } else if message.contains("read-only file system") {
+        Some("the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable")
     } else if message.contains("container with id exists") || message.contains("already exists") {
         Some("choose another ID, or `ocictl delete ID` the old container first")
     } else {

@@ -118,7 +118,8 @@ impl FromStr for Signal {
                     .parse::<i32>()
                     .ok()?
             };
-            let n = base + sign * offset;
+            // Checked: `RTMIN+2147483647` is not a signal, not an overflow.
+            let n = base.checked_add(sign.checked_mul(offset)?)?;
             (RTMIN..=RTMAX).contains(&n).then_some(Signal(n))
         };
         if let Some(rest) = bare.strip_prefix("RTMIN") {

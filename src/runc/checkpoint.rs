@@ -183,7 +183,13 @@ impl Runc {
         let mut args = Args::subcommand("checkpoint");
         opts.push_args(&mut args);
         args.arg(id);
-        self.capture(args, None).map(drop)
+        // A dump takes as long as the memory it writes: killing CRIU halfway
+        // would only leave a broken image, so --timeout does not apply.
+        let untimed = Runc {
+            timeout: None,
+            ..self.clone()
+        };
+        untimed.capture(args, None).map(drop)
     }
 
     /// `runc restore [OPTS] ID`. The restored container inherits ocictl's

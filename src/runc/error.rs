@@ -143,7 +143,7 @@ pub enum Error {
     Spawn { argv: Argv, source: std::io::Error },
 
     /// The runtime ran and failed.
-    #[error("{} failed ({status}): {}", argv.short(), message_or_placeholder(.message))]
+    #[error("{} failed ({status}): {}", argv.short(), message_or_placeholder(argv, .message))]
     Failed {
         argv: Argv,
         status: Termination,
@@ -178,7 +178,11 @@ pub enum Error {
     Invalid(String),
 }
 
-fn message_or_placeholder(message: &str) -> &str {
+/// The runtime's message, without the `runc run failed: ` runc puts in
+/// front of some of them (ocictl already says which command failed).
+fn message_or_placeholder<'a>(argv: &Argv, message: &'a str) -> &'a str {
+    let prefix = format!("{} failed: ", argv.short());
+    let message = message.strip_prefix(prefix.as_str()).unwrap_or(message);
     if message.is_empty() {
         "the runtime printed no error message"
     } else {
@@ -261,6 +265,20 @@ mod tests {
             "runc --root '/run/x y' exec --env 'TOKEN=***' -e 'A=***' '--env=K=***' id sh"
         );
         assert!(!shown.contains("s3cret"));
+    }
+
+    #[test]
+    fn the_command_is_named_once() {
+        let e = Error::Failed {
+            argv: argv(&["runc", "--root", "/r", "run", "x"]),
+            status: Termination::Exited(1),
+            message: "runc run failed: mkdir /r/x: read-only file system".into(),
+            stderr: String::new(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "runc run failed (exit status 1): mkdir /r/x: read-only file system"
+        );
     }
 
     #[test]

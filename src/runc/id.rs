@@ -20,12 +20,14 @@ pub enum InvalidId {
     Dots(String),
     #[error("{id:?} is not a valid container ID: {c:?} is not allowed (use letters, digits, `_`, `+`, `-` and `.`)")]
     BadChar { id: String, c: char },
-    #[error("container ID is {0} characters long: the limit is {MAX_LEN}")]
+    #[error("container ID is {0} characters long: use at most {MAX_LEN}")]
     TooLong(usize),
     #[error(
         "{0:?} is not a valid container ID: it cannot start with `-` (it would read as an option)"
     )]
     LeadingDash(String),
+    #[error("{0:?} is not a valid container ID: it is not UTF-8 text (use letters, digits, `_`, `+`, `-` and `.`)")]
+    NotUtf8(String),
 }
 
 impl ContainerId {
@@ -60,6 +62,56 @@ impl FromStr for ContainerId {
             return Err(InvalidId::LeadingDash(id.to_string()));
         }
         Ok(ContainerId(id.to_string()))
+    }
+}
+
+impl ContainerId {
+    /// Validate an ID straight from the command line, where it may not even
+    /// be UTF-8 (the error then shows it with the bad bytes replaced).
+    pub fn from_os_str(id: &std::ffi::OsStr) -> Result<Self, InvalidId> {
+        match id.to_str() {
+            Some(s) => s.parse(),
+            None => Err(InvalidId::NotUtf8(id.to_string_lossy().into_owned())),
+        }
+    }
+}
+
+/// clap takes IDs through this parser (every `id: ContainerId` argument gets
+/// it by itself): the reason an ID is refused is the message, not clap's
+/// generic "invalid UTF-8", and a huge ID is not echoed back whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContainerIdParser;
+
+impl clap::builder::TypedValueParser for ContainerIdParser {
+    type Value = ContainerId;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ContainerId, clap::Error> {
+        ContainerId::from_os_str(value).map_err(|e| {
+            let name = arg
+                .map(|a| match a.get_value_names().and_then(|v| v.first()) {
+                    Some(n) => n.to_string(),
+                    None => a.get_id().as_str().to_uppercase(),
+                })
+                .unwrap_or_else(|| "ID".into());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '<{name}>': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
+impl clap::builder::ValueParserFactory for ContainerId {
+    type Parser = ContainerIdParser;
+
+    fn value_parser() -> ContainerIdParser {
+        ContainerIdParser
     }
 }
 
@@ -105,5 +157,13 @@ mod tests {
         ] {
             assert!(id.parse::<ContainerId>().is_err(), "{id:?}");
         }
+    }
+
+    #[test]
+    fn non_utf8_ids_are_refused_by_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let err = ContainerId::from_os_str(std::ffi::OsStr::from_bytes(b"a\xffb")).unwrap_err();
+        assert_eq!(err, InvalidId::NotUtf8("a\u{fffd}b".into()));
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 }

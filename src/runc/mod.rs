@@ -33,7 +33,7 @@ pub use argv::{absolute, Args};
 pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
-pub use id::{ContainerId, InvalidId};
+pub use id::{ContainerId, ContainerIdParser, InvalidId};
 pub use monitor::{MonitorOpts, Monitored};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
@@ -291,10 +291,29 @@ impl Runc {
     }
 
     /// `runc list --format json`.
+    ///
+    /// runc 1.1 reads the root's directory, then each container's state: a
+    /// container deleted in between fails the whole listing with "stat
+    /// ROOT/ID: no such file or directory". That is a race, not an error:
+    /// the listing is taken again (found by tests/load.rs).
     pub fn list(&self) -> Result<Vec<Container>> {
-        let mut args = Args::subcommand("list");
-        args.value("format", Some("json"));
-        self.expect_json(args, "a container list", Container::parse_list)
+        const ATTEMPTS: usize = 10;
+        let mut attempt = 1;
+        loop {
+            let mut args = Args::subcommand("list");
+            args.value("format", Some("json"));
+            match self.expect_json(args, "a container list", Container::parse_list) {
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && e.runtime_message()
+                            .is_some_and(|m| m.contains("no such file or directory")) =>
+                {
+                    tracing::debug!(error = %e, attempt, "a container vanished while listing; again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// `runc ps --format json ID`: the container's host pids.

@@ -9,14 +9,24 @@ use super::error::{Error, Result};
 pub fn read_pid_file(path: &Path) -> Result<i32> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    // Never follow a symlink planted where the pid file should be.
-    let mut text = String::new();
-    std::fs::OpenOptions::new()
+    let cannot = |e| Error::io(format!("cannot read pid file {}", path.display()), e);
+    // Never follow a symlink planted where the pid file should be, and never
+    // block opening a FIFO planted there (O_NONBLOCK; only regular files are read).
+    let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .map_err(|e| Error::io(format!("cannot read pid file {}", path.display()), e))?;
+        .map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(Error::Invalid(format!(
+            "pid file {} is not a regular file: give --pid-file a path to a file",
+            path.display()
+        )));
+    }
+    // A pid is a few bytes: read no more than a page of whatever is there.
+    let mut bytes = Vec::new();
+    file.take(4096).read_to_end(&mut bytes).map_err(cannot)?;
+    let text = String::from_utf8_lossy(&bytes);
     parse_pid(&text).map_err(|why| Error::Invalid(format!("pid file {} {why}", path.display())))
 }
 

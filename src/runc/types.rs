@@ -193,11 +193,19 @@ impl Version {
 /// `youki version 0.3.0`.
 fn parse_first_line(line: &str) -> Option<(String, String)> {
     let (name, rest) = line.split_once(char::is_whitespace)?;
-    let rest = rest.trim_start();
-    let rest = rest.strip_prefix("version")?;
+    // A name, and the word `version` on its own (`: versionc` is neither;
+    // found by fuzz/fuzz_targets/version.rs).
+    let name = name.trim_end_matches(':');
+    if name.is_empty() {
+        return None;
+    }
+    let rest = rest.trim_start().strip_prefix("version")?;
+    if !rest.starts_with(|c: char| c == ':' || c.is_whitespace()) {
+        return None;
+    }
     let version = rest.trim_start_matches(':').trim();
     let version = version.split_whitespace().next()?;
-    Some((name.trim_end_matches(':').to_string(), version.to_string()))
+    Some((name.to_string(), version.to_string()))
 }
 
 #[cfg(test)]

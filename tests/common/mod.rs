@@ -410,3 +410,92 @@ pub fn termios_bytes(fd: &impl std::os::fd::AsRawFd) -> Vec<u8> {
         .to_vec()
     }
 }
+
+/// Path of the fake runtime script (tests/fake-runtime).
+pub fn fake_runtime_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-runtime")
+}
+
+/// The fake runtime with a private recording directory (see tests/fake-runtime):
+/// for faults a real runc cannot be made to produce.
+pub struct FakeRuntime {
+    pub dir: TempDir,
+}
+
+impl FakeRuntime {
+    pub fn new() -> FakeRuntime {
+        let dir = tempfile::Builder::new()
+            .prefix("ocictl-fake-")
+            .tempdir()
+            .expect("temp dir");
+        FakeRuntime { dir }
+    }
+
+    /// ocictl with `--runtime` set to the fake.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = ocictl();
+        cmd.env("FAKE_RUNTIME_DIR", self.dir.path())
+            .arg("--runtime")
+            .arg(fake_runtime_path());
+        cmd
+    }
+
+    /// Write one of the fake's control files (stdout, stderr, script, exit).
+    pub fn set(&self, file: &str, content: impl AsRef<[u8]>) {
+        std::fs::write(self.dir.path().join(file), content).unwrap();
+    }
+
+    /// How many times the fake ran.
+    pub fn calls(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("calls"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+/// Every path under `dir`, recursively (symlinks not followed).
+pub fn tree_of(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut all = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(path.clone());
+            }
+            all.insert(path);
+        }
+    }
+    all
+}
+
+/// A directory bind-mounted read-only onto itself (root can write anywhere
+/// else); unmounted on drop.
+pub struct ReadOnlyDir {
+    pub path: PathBuf,
+}
+
+impl ReadOnlyDir {
+    pub fn new(path: &Path) -> ReadOnlyDir {
+        std::fs::create_dir_all(path).unwrap();
+        let run = |args: &[&std::ffi::OsStr]| {
+            let status = StdCommand::new("mount").args(args).status().unwrap();
+            assert!(status.success(), "mount {args:?}");
+        };
+        run(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()]);
+        let guard = ReadOnlyDir {
+            path: path.to_path_buf(),
+        };
+        run(&["-o".as_ref(), "remount,bind,ro".as_ref(), path.as_os_str()]);
+        guard
+    }
+}
+
+impl Drop for ReadOnlyDir {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg(&self.path).status();
+    }
+}
