@@ -4,28 +4,23 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser};
+use clap::{Args, FromArgMatches, Parser};
 
 use crate::commands::Command;
 use crate::output::Format;
 use ocictl::runc::{LogFormat, Runc};
 use ocictl::signal::Signal;
 
-/// An operator's front end for runc-compatible OCI runtimes.
-///
-/// Every runc operation is a subcommand with runc's own flags, so
-/// `alias runc=ocictl` keeps scripts working. ocictl adds human tables,
-/// `--format json` on every command, terminals that just work (`-t`),
-/// and checkpoints that are safe to run from cron.
+/// The whole command line, as help, completions and man pages show it.
 #[derive(Debug, Parser)]
 #[command(
     name = "ocictl",
     version,
     max_term_width = 100,
-    disable_help_subcommand = true
-)]
-#[command(
-    after_help = "Run `ocictl COMMAND --help` for a command's flags. Exit codes and the JSON contract are in the README and `man ocictl`."
+    disable_help_subcommand = true,
+    about = ROOT_ABOUT,
+    long_about = ROOT_LONG_ABOUT,
+    after_help = ROOT_AFTER_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -34,6 +29,59 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl Cli {
+    /// Parse the process's arguments. Returns the matches too, for asking
+    /// where a value came from.
+    ///
+    /// Parsing uses a command line whose subcommands are built only when
+    /// used (clap's `defer`): a call pays for the definitions of its own
+    /// subcommand, not all 28, which is most of ocictl's start-up time.
+    /// `Cli::command()` (help, completions, man pages) builds everything;
+    /// a test checks that both describe the same command line.
+    pub fn parse_with_matches() -> Result<(Cli, clap::ArgMatches), clap::Error> {
+        let matches = match parsing_command().try_get_matches() {
+            Ok(matches) => matches,
+            // Help and usage errors list the subcommands with their
+            // summaries, which only the full definition has: parse again
+            // with it (a rare path, so its cost does not matter).
+            Err(_) => <Cli as clap::CommandFactory>::command().try_get_matches()?,
+        };
+        let cli = Cli::from_arg_matches(&matches)?;
+        Ok((cli, matches))
+    }
+}
+
+/// The command line with deferred subcommands (see [`Cli::parse_with_matches`]).
+pub fn parsing_command() -> clap::Command {
+    let full_root_settings = |cmd: clap::Command| {
+        cmd.version(env!("CARGO_PKG_VERSION"))
+            .max_term_width(100)
+            .disable_help_subcommand(true)
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+            .about(ROOT_ABOUT)
+            .long_about(ROOT_LONG_ABOUT)
+            .after_help(ROOT_AFTER_HELP)
+    };
+    let mut root = full_root_settings(GlobalOpts::augment_args(clap::Command::new("ocictl")));
+    for sub in crate::commands::SUBCOMMANDS {
+        let mut cmd = clap::Command::new(sub.name).defer(sub.build);
+        for alias in sub.aliases {
+            cmd = cmd.visible_alias(*alias);
+        }
+        root = root.subcommand(cmd.hide(sub.hidden));
+    }
+    root
+}
+
+const ROOT_ABOUT: &str = "An operator's front end for runc-compatible OCI runtimes.";
+const ROOT_LONG_ABOUT: &str = "An operator's front end for runc-compatible OCI runtimes.
+
+Every runc operation is a subcommand with runc's own flags, so `alias runc=ocictl` keeps scripts \
+working. ocictl adds human tables, `--format json` on every command, terminals that just work \
+(`-t`), and checkpoints that are safe to run from cron.";
+const ROOT_AFTER_HELP: &str = "Run `ocictl COMMAND --help` for a command's flags. Exit codes and the JSON contract are in the README and `man ocictl`.";
 
 /// Options every command takes, before or after the subcommand's name.
 #[derive(Debug, Args)]
@@ -193,6 +241,64 @@ impl GlobalOpts {
             cwd: None,
             extra_args: Vec::new(),
             timeout: Some(self.timeout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_full_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The deferred command line parses exactly what the full one describes:
+    /// same subcommands in the same order, same aliases and visibility, and
+    /// once built, the same help for every subcommand.
+    #[test]
+    fn the_parsing_command_line_matches_the_full_one() {
+        let full = Cli::command();
+        let mut deferred = parsing_command();
+        deferred.build();
+        let describe = |c: &clap::Command| {
+            c.get_subcommands()
+                .map(|s| {
+                    (
+                        s.get_name().to_string(),
+                        {
+                            // The parsing line names an alias before the
+                            // deferred build adds it again: compare sets.
+                            let mut a: Vec<_> =
+                                s.get_visible_aliases().map(str::to_string).collect();
+                            a.dedup();
+                            a
+                        },
+                        s.is_hide_set(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(describe(&full), describe(&deferred));
+        assert_eq!(
+            full.get_about().map(|a| a.to_string()),
+            deferred.get_about().map(|a| a.to_string())
+        );
+        for sub in full.get_subcommands() {
+            let name = sub.get_name();
+            let render = |root: clap::Command| {
+                let err = root
+                    .try_get_matches_from(["ocictl", name, "--help"])
+                    .expect_err("--help stops parsing");
+                err.render().to_string()
+            };
+            assert_eq!(
+                render(Cli::command()),
+                render(parsing_command()),
+                "{name} --help"
+            );
         }
     }
 }

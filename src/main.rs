@@ -12,11 +12,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     completion::complete_if_asked();
-    let matches = <cli::Cli as clap::CommandFactory>::command()
-        .try_get_matches()
-        .unwrap_or_else(|err| report::exit_on_usage_error(err));
-    let cli = <cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
-        .unwrap_or_else(|err| report::exit_on_usage_error(err));
+    let (cli, matches) =
+        cli::Cli::parse_with_matches().unwrap_or_else(|err| report::exit_on_usage_error(err));
     // Where runc prints JSON (events), a script that did not ask for a
     // format gets runc's shape; a person at a terminal gets readable lines.
     let format_chosen = !matches!(

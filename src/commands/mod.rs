@@ -83,6 +83,57 @@ pub enum Command {
     GenerateAssets(generate_assets::GenerateAssets),
 }
 
+/// A subcommand as the parsing command line builds it on demand.
+pub struct SubcommandDef {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub hidden: bool,
+    pub build: fn(clap::Command) -> clap::Command,
+}
+
+macro_rules! subcommands {
+    ($($name:literal $(alias $alias:literal)? $(hidden $hidden:literal)? => $ty:ty),* $(,)?) => {
+        /// Every subcommand, in [`Command`]'s order (a test checks both agree).
+        pub const SUBCOMMANDS: &[SubcommandDef] = &[$(SubcommandDef {
+            name: $name,
+            aliases: &[$($alias)?],
+            hidden: false $(|| $hidden)?,
+            build: <$ty as clap::Args>::augment_args,
+        }),*];
+    };
+}
+
+subcommands! {
+    "create" => create::Create,
+    "start" => start::Start,
+    "run" => run::Run,
+    "exec" => exec::Exec,
+    "kill" => kill::Kill,
+    "pause" => pause::Pause,
+    "resume" => resume::Resume,
+    "delete" => delete::Delete,
+    "state" => state::State,
+    "list" alias "ls" => list::List,
+    "ps" => ps::Ps,
+    "top" => top::Top,
+    "stats" => stats::StatsCmd,
+    "events" => events::Events,
+    "update" => update::Update,
+    "attach" => attach::Attach,
+    "logs" => logs::Logs,
+    "wait" => wait::Wait,
+    "console" => console::Console,
+    "checkpoint" => checkpoint::Checkpoint,
+    "restore" => restore::Restore,
+    "version" => version::Version,
+    "features" => features::Features,
+    "spec" => spec::Spec,
+    "bundle" => bundle::Bundle,
+    "completion" => completion::Completion,
+    "monitor" hidden true => monitor::Monitor,
+    "generate-assets" hidden true => generate_assets::GenerateAssets,
+}
+
 impl Command {
     pub fn run(self, ctx: &Context) -> Outcome {
         match self {
