@@ -406,6 +406,11 @@ impl Runc {
                 "the events interval must be greater than zero".into(),
             ));
         }
+        let flavor = self.flavor();
+        if !flavor.supports(super::Feature::Events) {
+            return Err(flavor.unsupported(super::Feature::Events));
+        }
+        let interval = interval.map(|d| flavor.interval_arg(d)).transpose()?;
         let state = self.state(id)?;
         if !matches!(
             state.status,
@@ -419,11 +424,7 @@ impl Runc {
         }
         let pidfd = pidfd_open(state.pid);
         let mut args = Args::subcommand("events");
-        args.value(
-            "interval",
-            interval.map(crate::duration::format_go_duration),
-        )
-        .arg(id);
+        args.value("interval", interval).arg(id);
         let argv = self.argv(args);
         let mut cmd = self.command(&argv);
         cmd.stdin(Stdio::null())
@@ -433,8 +434,17 @@ impl Runc {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::sync_channel(64);
+        let framing = flavor.framing();
+        let id_text = id.to_string();
         let reader = std::thread::spawn(move || {
-            for event in EventReader::new(BufReader::with_capacity(64 * 1024, stdout)) {
+            let input = BufReader::with_capacity(64 * 1024, stdout);
+            let events: Box<dyn Iterator<Item = Event>> = match framing {
+                super::flavor::Framing::Lines => Box::new(EventReader::new(input)),
+                super::flavor::Framing::Objects => {
+                    Box::new(super::youki::ObjectEvents::new(input, &id_text))
+                }
+            };
+            for event in events {
                 if tx.send(event).is_err() {
                     break;
                 }
