@@ -10,7 +10,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{args, unique_id, Env};
+use common::{unique_id, Env};
 use serde_json::Value;
 
 /// An environment bound to one runtime; deletes its containers (through
