@@ -64,6 +64,14 @@ impl Event {
         }
     }
 
+    /// The error event for output that could not be read at all.
+    pub(crate) fn read_failed(line: u64, e: &std::io::Error) -> Event {
+        Event::Error {
+            line,
+            message: format!("cannot read the runtime's output: {e}"),
+        }
+    }
+
     /// Parse one JSON event (one line of `runc events`).
     pub fn parse(json: &[u8]) -> std::result::Result<Event, String> {
         // One UTF-8 check for the line, not one per string.
@@ -208,10 +216,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Event::Error {
-                        line: self.line + 1,
-                        message: format!("cannot read the runtime's output: {e}"),
-                    });
+                    return Some(Event::read_failed(self.line + 1, &e));
                 }
             }
         }

@@ -468,10 +468,7 @@ impl<R: BufRead> Iterator for ObjectEvents<R> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Event::Error {
-                        line: self.line + 1,
-                        message: format!("cannot read the runtime's output: {e}"),
-                    });
+                    return Some(Event::read_failed(self.line + 1, &e));
                 }
             }
         }
