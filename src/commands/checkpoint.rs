@@ -158,6 +158,11 @@ impl Checkpoint {
     }
 
     pub fn run(self, ctx: &Context) -> Outcome {
+        ctx.runc
+            .require(ocictl::runc::Feature::Checkpoint)
+            .map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot checkpoint container {}", self.id))
+            })?;
         if self.criu.work_path.is_some() && self.image_root.is_some() {
             // Every run needs its own work dir; a shared one would mix logs.
             return Err(UsageError(

@@ -108,6 +108,11 @@ impl Restore {
     }
 
     pub fn run(self, ctx: &Context) -> Outcome {
+        ctx.runc
+            .require(ocictl::runc::Feature::Restore)
+            .map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot restore container {}", self.id))
+            })?;
         let req = RestoreRequest {
             opts: self.opts(),
             image_root: self.image_root.clone(),

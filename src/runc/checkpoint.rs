@@ -180,6 +180,7 @@ impl Runc {
     /// `runc checkpoint [OPTS] ID`. Fails with runc's own message (CRIU's
     /// details are in `dump.log` under [`CheckpointOpts::log_dir`]).
     pub fn checkpoint(&self, id: &ContainerId, opts: &CheckpointOpts) -> Result<()> {
+        self.require(super::Feature::Checkpoint)?;
         let mut args = Args::subcommand("checkpoint");
         opts.push_args(&mut args);
         args.arg(id);
@@ -196,6 +197,7 @@ impl Runc {
     /// stdio, as with runc. In the foreground this waits and returns the
     /// restored process's status; with `detach` it returns once it runs.
     pub fn restore(&self, id: &ContainerId, opts: &RestoreOpts) -> Result<Termination> {
+        self.require(super::Feature::Restore)?;
         let mut args = Args::subcommand("restore");
         opts.push_args(&mut args);
         args.arg(id);
@@ -207,6 +209,7 @@ impl Runc {
     /// deletes the container once its process exited, as `runc restore`
     /// does in the foreground.
     pub fn restore_terminal(&self, id: &ContainerId, opts: &RestoreOpts) -> Result<Termination> {
+        self.require(super::Feature::Restore)?;
         let mut opts = opts.clone();
         let pid_file = opts.pid_file.take();
         opts.detach = false;

@@ -173,6 +173,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The runtime lacks a command or flag: known before anything ran.
+    #[error("{runtime} does not support {feature}: {hint}")]
+    Unsupported {
+        runtime: String,
+        feature: String,
+        hint: String,
+    },
+
     /// A file had the wrong content (empty pid file, invalid process spec…).
     #[error("{0}")]
     Invalid(String),

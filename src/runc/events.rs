@@ -64,6 +64,14 @@ impl Event {
         }
     }
 
+    /// The error event for output that could not be read at all.
+    pub(crate) fn read_failed(line: u64, e: &std::io::Error) -> Event {
+        Event::Error {
+            line,
+            message: format!("cannot read the runtime's output: {e}"),
+        }
+    }
+
     /// Parse one JSON event (one line of `runc events`).
     pub fn parse(json: &[u8]) -> std::result::Result<Event, String> {
         // One UTF-8 check for the line, not one per string.
@@ -208,10 +216,7 @@ impl<R: BufRead> Iterator for EventReader<R> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Event::Error {
-                        line: self.line + 1,
-                        message: format!("cannot read the runtime's output: {e}"),
-                    });
+                    return Some(Event::read_failed(self.line + 1, &e));
                 }
             }
         }
@@ -406,6 +411,11 @@ impl Runc {
                 "the events interval must be greater than zero".into(),
             ));
         }
+        let flavor = self.flavor();
+        if !flavor.supports(super::Feature::Events) {
+            return Err(flavor.unsupported(super::Feature::Events));
+        }
+        let interval = interval.map(|d| flavor.interval_arg(d)).transpose()?;
         let state = self.state(id)?;
         if !matches!(
             state.status,
@@ -419,11 +429,7 @@ impl Runc {
         }
         let pidfd = pidfd_open(state.pid);
         let mut args = Args::subcommand("events");
-        args.value(
-            "interval",
-            interval.map(crate::duration::format_go_duration),
-        )
-        .arg(id);
+        args.value("interval", interval).arg(id);
         let argv = self.argv(args);
         let mut cmd = self.command(&argv);
         cmd.stdin(Stdio::null())
@@ -433,8 +439,17 @@ impl Runc {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::sync_channel(64);
+        let framing = flavor.framing();
+        let id_text = id.to_string();
         let reader = std::thread::spawn(move || {
-            for event in EventReader::new(BufReader::with_capacity(64 * 1024, stdout)) {
+            let input = BufReader::with_capacity(64 * 1024, stdout);
+            let events: Box<dyn Iterator<Item = Event>> = match framing {
+                super::flavor::Framing::Lines => Box::new(EventReader::new(input)),
+                super::flavor::Framing::Objects => {
+                    Box::new(super::youki::ObjectEvents::new(input, &id_text))
+                }
+            };
+            for event in events {
                 if tx.send(event).is_err() {
                     break;
                 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 mod exec;
 pub mod exit_code;
+pub mod flavor;
 mod id;
 pub mod log;
 pub mod monitor;
@@ -22,6 +23,7 @@ mod top;
 pub mod types;
 mod update;
 mod validate;
+pub mod youki;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -42,6 +44,7 @@ pub use types::{parse_pids, Container, Status, Version};
 
 pub use events::{Event, EventReader, EventStream, StreamEnd};
 pub use exec::{load_process_file, parse_process, ExecOpts, ExecProcess};
+pub use flavor::{Feature, Flavor};
 pub use stats::{cpu_percent, Stats};
 pub use top::{parse_ps_output, TopResults};
 pub use update::{parse_resources, ResourceFlags, UpdateOpts};
@@ -168,6 +171,11 @@ impl Runc {
         // A runtime that sees NOTIFY_SOCKET hands the container systemd's
         // notify socket: only right when systemd started ocictl for that.
         cmd.env_remove("NOTIFY_SOCKET");
+        if !self.debug {
+            for (k, v) in self.flavor_hint().child_env() {
+                cmd.env(k, v);
+            }
+        }
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
         }
@@ -196,6 +204,7 @@ impl Runc {
     /// Run a subcommand that owes a prompt answer, capturing its output.
     /// Fails with the runtime's own message when it exits non-zero.
     pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
+        self.check_global_flags()?;
         let argv = self.argv(args);
         let captured = process::capture(
             self.command(&argv),
@@ -207,7 +216,7 @@ impl Runc {
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
             return Err(Error::Failed {
-                message: log::error_message(&stderr),
+                message: self.flavor_hint().error_message(&stderr),
                 status: captured.status,
                 stderr,
                 argv,
@@ -222,6 +231,7 @@ impl Runc {
     /// asked for no log of their own. Returns how the runtime ended: for a
     /// foreground `run` or `exec`, that is the container process's status.
     pub fn run_inherited(&self, args: Args) -> Result<Termination> {
+        self.check_global_flags()?;
         let mut private_log = if self.log.is_none() && !self.debug {
             Some(process::PrivateLog::new()?)
         } else {
@@ -233,13 +243,12 @@ impl Runc {
         tracing::debug!(%status, "runtime finished");
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
-            let message = log::error_message(&text);
+            let message = self.flavor_hint().error_message(&text);
             // A foreground container's own non-zero exit is not a runtime
             // error: runc logs an error record only when it failed itself.
-            let runtime_failed = text
-                .lines()
-                .filter_map(log::parse_log_line)
-                .any(|r| r.level == "error" || r.level == "fatal");
+            let runtime_failed = text.lines().filter_map(log::parse_log_line).any(|r| {
+                r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
+            });
             if runtime_failed {
                 return Err(Error::Failed {
                     argv,
@@ -287,10 +296,12 @@ impl Runc {
     pub fn state(&self, id: &ContainerId) -> Result<Container> {
         let mut args = Args::subcommand("state");
         args.arg(id);
-        self.expect_json(args, "a container state", Container::parse_state)
+        let flavor = self.flavor_hint();
+        self.expect_json(args, "a container state", |out| flavor.parse_state(out))
     }
 
-    /// `runc list --format json`.
+    /// `runc list --format json` (youki: its table, each entry completed
+    /// from its state).
     ///
     /// runc 1.1 reads the root's directory, then each container's state: a
     /// container deleted in between fails the whole listing with "stat
@@ -300,9 +311,7 @@ impl Runc {
         const ATTEMPTS: usize = 10;
         let mut attempt = 1;
         loop {
-            let mut args = Args::subcommand("list");
-            args.value("format", Some("json"));
-            match self.expect_json(args, "a container list", Container::parse_list) {
+            match self.list_once() {
                 Err(e)
                     if attempt < ATTEMPTS
                         && e.runtime_message()
@@ -314,6 +323,36 @@ impl Runc {
                 result => return result,
             }
         }
+    }
+
+    fn list_once(&self) -> Result<Vec<Container>> {
+        let flavor = self.flavor_hint();
+        let args = flavor.list_args();
+        let argv = self.argv(args.clone());
+        let out = self.capture(args, None)?.stdout;
+        let list = flavor.parse_list(&out).map_err(|detail| Error::BadOutput {
+            argv,
+            what: "a container list",
+            detail,
+            raw: String::from_utf8_lossy(&out).into_owned(),
+        })?;
+        if !flavor.list_needs_state() {
+            return Ok(list);
+        }
+        Ok(list
+            .into_iter()
+            .map(|row| {
+                row.id
+                    .parse()
+                    .ok()
+                    .and_then(|id| self.state(&id).ok())
+                    .map(|mut full| {
+                        full.owner = row.owner.clone();
+                        full
+                    })
+                    .unwrap_or(row)
+            })
+            .collect())
     }
 
     /// `runc ps --format json ID`: the container's host pids.
@@ -398,6 +437,7 @@ impl Runc {
 
     /// `runc features`: what the runtime supports, as it reports it.
     pub fn features(&self) -> Result<serde_json::Value> {
+        self.require(Feature::Features)?;
         self.expect_json(Args::subcommand("features"), "a features document", |b| {
             serde_json::from_slice(b)
         })

@@ -593,6 +593,7 @@ pub type Sampled = (Stats, std::time::Instant);
 impl Runc {
     /// `runc events --stats ID`: one snapshot of the container's usage.
     pub fn stats(&self, id: &ContainerId) -> Result<Stats> {
+        self.require(super::Feature::Events)?;
         let mut args = Args::subcommand("events");
         args.flag("stats", true).arg(id);
         let argv = self.argv(args.clone());
@@ -603,14 +604,7 @@ impl Runc {
             detail,
             raw: String::from_utf8_lossy(&out).into_owned(),
         };
-        match super::events::Event::parse(&out) {
-            Ok(super::events::Event::Stats { stats, .. }) => Ok(*stats),
-            Ok(other) => Err(bad(format!(
-                "expected a stats event, got a {:?} event",
-                other.kind()
-            ))),
-            Err(e) => Err(bad(e)),
-        }
+        self.flavor_hint().parse_stats(&out).map_err(bad)
     }
 
     /// `stats` for many containers at once, at most `parallel` runtime

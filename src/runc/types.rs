@@ -91,8 +91,29 @@ pub struct Container {
         deserialize_with = "null_as_default"
     )]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default)]
+    /// The owner's user name. youki writes a uid number: it becomes the
+    /// user's name (or the number as text when the uid has none).
+    #[serde(default, deserialize_with = "owner_name")]
     pub owner: String,
+}
+
+fn owner_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Owner {
+        Name(String),
+        Uid(u32),
+        None(()),
+    }
+    Ok(match Owner::deserialize(d)? {
+        Owner::Name(s) => s,
+        Owner::Uid(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| uid.to_string()),
+        Owner::None(()) => String::new(),
+    })
 }
 
 /// A timestamp as Go's `time.RFC3339Nano` writes it: nanoseconds with the
