@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ocictl::runc::Container;
+use ocictl::runc::{Container, EventReader};
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut samples: Vec<Duration> = (0..runs)
@@ -39,5 +39,25 @@ fn main() {
         "list JSON, 1,000 containers ({} KiB): {:.3} ms per parse",
         list_json.len() / 1024,
         took.as_secs_f64() * 1000.0
+    );
+
+    // A real `runc events` stream (stats lines of a busy container),
+    // repeated to 20,000 events, read through the typed reader.
+    let stream = std::fs::read(format!("{fixtures}/events-stream.jsonl")).unwrap();
+    let lines = stream
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    let copies = 20_000 / lines.max(1);
+    let input: Vec<u8> = stream.repeat(copies);
+    let events = lines * copies;
+    let took = median_of(9, || {
+        let n = EventReader::new(std::io::Cursor::new(black_box(&input[..]))).count();
+        assert_eq!(n, events);
+    });
+    println!(
+        "events stream ({events} events, {} KiB): {:.0} events/s on one core",
+        input.len() / 1024,
+        events as f64 / took.as_secs_f64()
     );
 }
