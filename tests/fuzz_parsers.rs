@@ -11,16 +11,20 @@ use std::os::unix::ffi::OsStrExt;
 
 use ocictl::duration::{format_go_duration, parse_duration};
 use ocictl::runc::log::{error_message, parse_log_line};
-use ocictl::runc::{parse_pid, parse_pids, Container, ContainerId, Version};
+use ocictl::runc::{
+    parse_pid, parse_pids, parse_process, parse_ps_output, parse_resources, youki, Container,
+    ContainerId, Event, EventReader, Flavor, Version,
+};
 use ocictl::signal::Signal;
 use ocictl::size::parse_size;
 use proptest::prelude::*;
 
-/// Every fixture captured from runc 1.1.5, as the seeds to mutate.
+/// Every fixture captured from runc 1.1.5, youki 0.7.0 and crun 1.8.1, as
+/// the seeds to mutate.
 fn fixtures() -> Vec<Vec<u8>> {
-    let dir = common::fixture("runc-1.1.5");
-    let mut all: Vec<Vec<u8>> = std::fs::read_dir(dir)
-        .unwrap()
+    let mut all: Vec<Vec<u8>> = ["runc-1.1.5", "youki-0.7.0", "crun-1.8.1"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(common::fixture(dir)).unwrap())
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     all.sort();
@@ -261,5 +265,47 @@ fn regression_version_without_a_name() {
         ("crun\tversion\t1.8.1\n", "1.8.1"),
     ] {
         assert_eq!(Version::parse(text).unwrap().version, version, "{text:?}");
+    }
+}
+
+// The parsers of the observe, runtimes and exec work: streams, stats of
+// every runtime flavor, ps tables, resources and process files.
+proptest! {
+    #![proptest_config(config(1000))]
+
+    #[test]
+    fn events_stream(data in input()) {
+        let lines = data.split(|b| *b == b'\n').count();
+        let events: Vec<Event> = EventReader::new(std::io::Cursor::new(&data[..])).collect();
+        // At most one event per line: a bad line is one error, never a flood.
+        prop_assert!(events.len() <= lines, "{} events from {} lines", events.len(), lines);
+    }
+
+    #[test]
+    fn stats_of_every_flavor(data in input()) {
+        for flavor in [Flavor::Runc, Flavor::Youki, Flavor::Crun] {
+            let _ = flavor.parse_stats(&data);
+            let _ = flavor.parse_list(&data);
+            let _ = flavor.parse_state(&data);
+        }
+    }
+
+    #[test]
+    fn youki_list_table(data in input()) {
+        let _ = youki::parse_list_table(&String::from_utf8_lossy(&data));
+    }
+
+    #[test]
+    fn ps_table(data in input()) {
+        if let Ok(top) = parse_ps_output(&String::from_utf8_lossy(&data)) {
+            prop_assert!(top.headers.iter().any(|h| h == "PID"));
+        }
+    }
+
+    #[test]
+    fn resources_and_process_files(data in input()) {
+        let text = String::from_utf8_lossy(&data);
+        let _ = parse_resources(&text, "fuzz.json");
+        let _ = parse_process(&text, "fuzz.json");
     }
 }
