@@ -950,16 +950,20 @@ impl Terminal {
                 PollFd::new(signals.fd(), PollFlags::POLLIN),
                 PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
             ];
-            let mut master_flags = PollFlags::empty();
-            if master_open {
+            // A closed pty is left out: the kernel reports POLLHUP for it
+            // whatever is asked, and polling it would spin.
+            let master_at = master_open.then(|| {
+                let mut master_flags = PollFlags::empty();
                 if !backlog {
                     master_flags |= PollFlags::POLLIN;
                 }
                 if !to_pty.is_empty() {
                     master_flags |= PollFlags::POLLOUT;
                 }
-            }
-            fds.push(PollFd::new(master, master_flags));
+                fds.push(PollFd::new(master, master_flags));
+                fds.len() - 1
+            });
+            let client_at = client.as_ref().map(|_| fds.len());
             if let Some(c) = &client {
                 let mut f = PollFlags::POLLIN;
                 if backlog {
@@ -985,7 +989,8 @@ impl Terminal {
                     .and_then(|f| f.revents())
                     .unwrap_or(PollFlags::empty())
             };
-            let (sig, listen, master_ev, client_ev) = (ev(0), ev(1), ev(2), ev(3));
+            let at = |i: Option<usize>| i.map(ev).unwrap_or(PollFlags::empty());
+            let (sig, listen, master_ev, client_ev) = (ev(0), ev(1), at(master_at), at(client_at));
             drop(fds);
 
             if !sig.is_empty() {
