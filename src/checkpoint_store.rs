@@ -556,7 +556,12 @@ pub fn restore(
     match restored {
         Ok(status) if opts.detach && !status.success() => Err(restore_failure(
             runc::Error::Failed {
-                argv: runc.argv(runc::Args::subcommand("restore")),
+                argv: {
+                    let mut args = runc::Args::subcommand("restore");
+                    opts.push_args(&mut args);
+                    args.arg(id);
+                    runc.argv(args)
+                },
                 status,
                 message: String::new(),
                 stderr: String::new(),

@@ -27,12 +27,14 @@ fn main() -> ExitCode {
         format,
         format_chosen,
     };
+    // `list -f json` and `ps -f json` report their errors as JSON too.
+    let error_format = cli.command.own_format().unwrap_or(format);
     let code = match cli.command.run(&ctx) {
         Ok(code) => code,
         Err(err) if report::is_broken_pipe(&err) => 0,
         Err(err) => {
             let code = report::exit_code_of(&err);
-            report::print_error(&err, format, code);
+            report::print_error(&err, error_format, code);
             code
         }
     };

@@ -277,7 +277,9 @@ pub struct Relay<'a> {
 
 /// After the process ended, stop draining after this long without output
 /// (a background process may keep the pty open).
-const DRAIN_IDLE: Duration = Duration::from_millis(250);
+/// How long a pty must stay quiet, once its process ended, before the
+/// relay stops reading what is left in it.
+pub(crate) const DRAIN_IDLE: Duration = Duration::from_millis(250);
 const CHUNK: usize = 64 * 1024;
 
 impl Relay<'_> {
@@ -457,7 +459,7 @@ fn flush(master: BorrowedFd<'_>, pending: &mut Vec<u8>) -> io::Result<bool> {
     }
 }
 
-fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;

@@ -365,3 +365,26 @@ fn nix_mkfifo(path: &Path) {
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
+
+#[test]
+fn list_and_ps_with_f_json_report_errors_as_json() {
+    for args in [&["list", "-f", "json"][..], &["ps", "-f", "json", "c1"][..]] {
+        let out = common::ocictl()
+            .args(["--runtime", "/nonexistent/runc"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(127), "{args:?}");
+        let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stderr is not one JSON object ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        assert_eq!(err["exit_code"], 127);
+        assert!(err["causes"][0]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/runc"));
+    }
+}

@@ -305,7 +305,12 @@ use std::process::Command as StdCommand;
 /// CPU time (user + system, in clock ticks) a process has used.
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     // utime and stime are fields 14 and 15; the text after ')' starts at 3.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
@@ -326,7 +331,10 @@ fn a_monitor_sleeps_when_the_container_closed_its_terminal() {
     let used = cpu_ticks(pid) - before;
     // A monitor blocked in poll uses nothing; one spinning on the closed pty
     // used the whole second (100 ticks). Half of that is a wide margin.
-    assert!(used < 50, "the idle monitor used {used} ticks of CPU in one second");
+    assert!(
+        used < 50,
+        "the idle monitor used {used} ticks of CPU in one second"
+    );
     env.cmd().args(["kill", &id, "KILL"]).assert().success();
     env.cmd().args(["wait", &id]).assert().code(137);
 }

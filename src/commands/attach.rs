@@ -27,7 +27,6 @@ pub struct Attach {
     pub detach_keys: DetachKeys,
 
     /// The container's ID.
-    #[arg(add = crate::completion::any_container())]
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
     pub id: ContainerId,
 }

@@ -158,7 +158,7 @@ impl Exec {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot exec in container {}", self.id);
         let opts = self.opts()?;
-        let mut wants_terminal = opts.tty;
+        let mut wants_terminal = opts.wants_terminal();
         if let ExecProcess::File(path) = &opts.process {
             // Checked here so a broken file never reaches the runtime.
             let process = runc::load_process_file(path).with_context(fail)?;
@@ -182,7 +182,7 @@ fn terminal_session(ctx: &Context, id: &ContainerId, opts: &ExecOpts) -> Outcome
     }
     if opts.detach {
         return Err(UsageError(
-            "exec -d -t needs --console-socket PATH: a receiver that lives on, such as              `ocictl console PATH` started first (or run it in the foreground)"
+            "exec -d -t needs --console-socket PATH: a receiver that lives on, such as `ocictl console PATH` started first (or run it in the foreground)"
                 .into(),
         )
         .into());

@@ -36,7 +36,6 @@ pub struct Logs {
 
     /// The container's ID.
     #[arg(add = crate::completion::any_container())]
-    #[arg(add = crate::completion::any_container())]
     pub id: ContainerId,
 }
 
@@ -119,6 +118,9 @@ impl Printer<'_> {
 /// The last `n` lines of `data` (all of it without `n`).
 fn tail(data: &[u8], n: Option<usize>) -> &[u8] {
     let Some(n) = n else { return data };
+    if n == 0 {
+        return &data[data.len()..];
+    }
     let body = data.strip_suffix(b"\n").unwrap_or(data);
     let mut start = body.len();
     for _ in 0..n {
@@ -127,7 +129,7 @@ fn tail(data: &[u8], n: Option<usize>) -> &[u8] {
             None => return data,
         }
     }
-    &data[start + 1..]
+    &data[(start + 1).min(data.len())..]
 }
 
 /// Print what is appended to `log` until the monitor ends: inotify for the
@@ -189,6 +191,9 @@ mod tests {
         assert_eq!(tail(b"a\nb\nc", Some(1)), b"c");
         assert_eq!(tail(b"a\nb\n", Some(5)), b"a\nb\n");
         assert_eq!(tail(b"a\nb\n", Some(0)), b"");
+        assert_eq!(tail(b"", Some(0)), b"");
+        assert_eq!(tail(b"prompt$ ", Some(0)), b"");
+        assert_eq!(tail(b"", Some(3)), b"");
         assert_eq!(tail(b"a\nb\n", None), b"a\nb\n");
     }
 }

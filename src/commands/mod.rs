@@ -135,6 +135,16 @@ subcommands! {
 }
 
 impl Command {
+    /// The output format the command was given itself (runc's `-f` on
+    /// `list` and `ps`), which wins over the global one.
+    pub fn own_format(&self) -> Option<Format> {
+        match self {
+            Command::List(c) => c.format_short,
+            Command::Ps(c) => c.format_short,
+            _ => None,
+        }
+    }
+
     pub fn run(self, ctx: &Context) -> Outcome {
         match self {
             Command::Create(c) => c.run(ctx),

@@ -24,7 +24,6 @@ use crate::output::{self, Format};
 pub struct Wait {
     /// The container's ID.
     #[arg(add = crate::completion::any_container())]
-    #[arg(add = crate::completion::any_container())]
     pub id: ContainerId,
 }
 

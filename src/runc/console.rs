@@ -14,7 +14,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{poll, PollFd, PollFlags};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
 
 use super::error::{Error, Result};
@@ -155,7 +155,7 @@ impl ConsoleSocket {
                 PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
                 PollFd::new(signals.fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, millis(wait)) {
+            match poll(&mut fds, super::process::poll_timeout(wait)) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(Error::io("waiting on the console socket", e.into())),
             }
@@ -173,11 +173,6 @@ impl Drop for ConsoleSocket {
     }
 }
 
-fn millis(d: Duration) -> PollTimeout {
-    PollTimeout::try_from(d.as_millis().min(i32::MAX as u128 - 1) as i32 + 1)
-        .unwrap_or(PollTimeout::MAX)
-}
-
 /// Receive exactly one fd, a terminal, with a bounded name as payload.
 fn receive(stream: UnixStream, signals: &SignalPipe) -> Result<Console> {
     let deadline = Instant::now() + SEND_TIMEOUT;
@@ -192,7 +187,7 @@ fn receive(stream: UnixStream, signals: &SignalPipe) -> Result<Console> {
             PollFd::new(stream.as_fd(), PollFlags::POLLIN),
             PollFd::new(signals.fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, millis(left)) {
+        match poll(&mut fds, super::process::poll_timeout(left)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::io("waiting for the pty master", e.into())),
         }

@@ -100,6 +100,17 @@ impl Termination {
         }
     }
 
+    /// How a process reaped with waitpid ended; `None` for a stop or a
+    /// continue, which are not an end.
+    pub fn from_wait_status(status: nix::sys::wait::WaitStatus) -> Option<Termination> {
+        use nix::sys::wait::WaitStatus;
+        match status {
+            WaitStatus::Exited(_, code) => Some(Termination::Exited(code)),
+            WaitStatus::Signaled(_, sig, _) => Some(Termination::Signaled(sig as i32)),
+            _ => None,
+        }
+    }
+
     /// The shell's convention: the exit code, or 128+N for signal N.
     pub fn shell_code(self) -> i32 {
         match self {

@@ -239,7 +239,8 @@ impl Runc {
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
         let argv = self.argv_with_log(args, log_path.as_deref());
-        let status = process::run_inherited(self.command(&argv), &argv, &self.binary)?;
+        let status =
+            process::run_inherited(self.command(&argv), &argv, &self.binary, self.setpgid)?;
         tracing::debug!(%status, "runtime finished");
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();

@@ -63,8 +63,6 @@ use crate::tty::{self, SignalPipe};
 pub const MONITOR_SUBCOMMAND: &str = "monitor";
 /// How much of a terminal's recent output the monitor keeps in memory.
 pub const RING_SIZE: usize = 1 << 20;
-/// After the init ended, stop reading the pty after this long without output.
-const DRAIN_IDLE: Duration = Duration::from_millis(250);
 
 /// What the caller asks of a monitor, beside the runtime's own options.
 #[derive(Debug, Clone, Default)]
@@ -679,7 +677,7 @@ impl Monitor {
             let accepted = socket.accept(signals, None, || {
                 if runtime_status.is_none() {
                     if let Ok(s) = waitpid(runtime, Some(WaitPidFlag::WNOHANG)) {
-                        runtime_status = termination(s);
+                        runtime_status = Termination::from_wait_status(s);
                     }
                 }
                 runtime_status.is_some()
@@ -698,7 +696,7 @@ impl Monitor {
             None => loop {
                 match waitpid(runtime, None) {
                     Ok(s) => {
-                        if let Some(t) = termination(s) {
+                        if let Some(t) = Termination::from_wait_status(s) {
                             break t;
                         }
                     }
@@ -846,21 +844,13 @@ fn let_go_of_stdio(preserve: u32) {
     let _ = std::env::set_current_dir("/");
 }
 
-fn termination(status: WaitStatus) -> Option<Termination> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(Termination::Exited(code)),
-        WaitStatus::Signaled(_, sig, _) => Some(Termination::Signaled(sig as i32)),
-        _ => None,
-    }
-}
-
 /// Block in waitpid until `init` has ended (reaping any other orphan that
 /// lands here meanwhile). `None` when it is not our child.
 fn reap_blocking(init: Pid) -> Option<Termination> {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(s) if s.pid() == Some(init) => {
-                if let Some(t) = termination(s) {
+                if let Some(t) = Termination::from_wait_status(s) {
                     return Some(t);
                 }
             }
@@ -877,7 +867,7 @@ fn reap_now(init: Pid) -> Option<Termination> {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return found,
             Ok(s) if s.pid() == Some(init) => {
-                if let Some(t) = termination(s) {
+                if let Some(t) = Termination::from_wait_status(s) {
                     found = Some(t);
                 }
             }
@@ -928,7 +918,7 @@ impl Terminal {
     /// stop or when it could not be seen).
     fn run(mut self, init: Pid) -> Option<Termination> {
         let master = self.master.as_fd();
-        let _ = set_nonblocking(master);
+        let _ = tty::set_nonblocking(master);
         let _ = self.listener.set_nonblocking(true);
         if let Some((rows, cols)) = self.winsize.filter(|w| w.0 > 0 || w.1 > 0) {
             let _ = tty::set_window_size(master, &winsize(rows, cols));
@@ -972,7 +962,8 @@ impl Terminal {
                 fds.push(PollFd::new(c.stream.as_fd(), f));
             }
             let timeout = if status.is_some() {
-                PollTimeout::try_from(DRAIN_IDLE.as_millis() as i32).unwrap_or(PollTimeout::MAX)
+                PollTimeout::try_from(tty::DRAIN_IDLE.as_millis() as i32)
+                    .unwrap_or(PollTimeout::MAX)
             } else {
                 PollTimeout::NONE
             };
@@ -1184,13 +1175,6 @@ fn flush_pty(master: std::os::fd::BorrowedFd<'_>, pending: &mut Vec<u8>) {
             }
         }
     }
-}
-
-fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> nix::Result<()> {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
-    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
-    Ok(())
 }
 
 #[cfg(test)]

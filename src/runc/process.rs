@@ -95,6 +95,13 @@ pub(crate) fn capture(
     }
 }
 
+/// A poll(2) timeout for `d`, rounded up to whole milliseconds (so a
+/// deadline is never polled as "no wait") and capped at what poll takes.
+pub(crate) fn poll_timeout(d: Duration) -> PollTimeout {
+    PollTimeout::try_from(d.as_millis().min(i32::MAX as u128 - 1) as i32 + 1)
+        .unwrap_or(PollTimeout::MAX)
+}
+
 enum ReadError {
     TimedOut,
     Io(std::io::Error),
@@ -118,8 +125,7 @@ fn read_both(
                 if left.is_zero() {
                     return Err(ReadError::TimedOut);
                 }
-                PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32 + 1)
-                    .unwrap_or(PollTimeout::MAX)
+                poll_timeout(left)
             }
         };
         let (out_ready, err_ready) = {
@@ -184,11 +190,13 @@ pub const PROXIED_SIGNALS: &[i32] = &[
 /// Spawn with inherited stdio and wait, forwarding the signals ocictl
 /// receives from other processes to the runtime. Signals the kernel sends
 /// to the whole foreground process group (Ctrl-C at a terminal) already
-/// reach the runtime, so they are not sent twice.
+/// reach the runtime, so they are not sent twice — unless the runtime has
+/// a process group of its own (`own_group`), where only ocictl gets them.
 pub(crate) fn run_inherited(
     cmd: Command,
     argv: &Argv,
     binary: &std::path::Path,
+    own_group: bool,
 ) -> Result<Termination> {
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::iterator::SignalsInfo;
@@ -213,7 +221,7 @@ pub(crate) fn run_inherited(
             for origin in signals.forever() {
                 let from_kernel =
                     matches!(origin.cause, signal_hook::low_level::siginfo::Cause::Kernel);
-                if from_kernel && origin.signal != libc::SIGWINCH {
+                if from_kernel && !own_group && origin.signal != libc::SIGWINCH {
                     continue;
                 }
                 let guard = exited.lock().unwrap_or_else(|p| p.into_inner());
@@ -295,5 +303,27 @@ pub(crate) fn detached_failure(
         status,
         message,
         stderr: text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_timeouts_round_up_and_never_overflow() {
+        assert_eq!(
+            poll_timeout(Duration::ZERO),
+            PollTimeout::try_from(1).unwrap()
+        );
+        assert_eq!(
+            poll_timeout(Duration::from_micros(1500)),
+            PollTimeout::try_from(2).unwrap()
+        );
+        // --timeout 1000h: capped, not wrapped into a negative (endless) wait.
+        assert_eq!(
+            poll_timeout(Duration::from_secs(3_600_000)),
+            PollTimeout::MAX
+        );
     }
 }

@@ -284,14 +284,6 @@ struct Session {
     status: Option<Termination>,
 }
 
-fn termination(status: WaitStatus) -> Option<Termination> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(Termination::Exited(code)),
-        WaitStatus::Signaled(_, sig, _) => Some(Termination::Signaled(sig as i32)),
-        _ => None,
-    }
-}
-
 impl Session {
     /// Reap what ended, learn the process's pid once runc has written it,
     /// and pass on the signals ocictl received.
@@ -299,7 +291,7 @@ impl Session {
         if self.runc_status.is_none() {
             match waitpid(self.runc, Some(WaitPidFlag::WNOHANG)) {
                 Ok(s) => {
-                    if let Some(t) = termination(s) {
+                    if let Some(t) = Termination::from_wait_status(s) {
                         self.runc_status = Some(t);
                         if t.success() {
                             self.process =
@@ -319,7 +311,7 @@ impl Session {
                     Ok(WaitStatus::StillAlive) => break,
                     Ok(s) => {
                         if s.pid() == Some(pid) {
-                            if let Some(t) = termination(s) {
+                            if let Some(t) = Termination::from_wait_status(s) {
                                 self.status = Some(t);
                                 break;
                             }
