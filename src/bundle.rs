@@ -206,8 +206,35 @@ impl TerminalBundle {
 }
 
 impl Bundle {
-    /// A private copy of this bundle that asks for a terminal.
+    /// A private copy of this bundle that asks for a terminal, removed when
+    /// dropped (for a container that ends with the command).
     pub fn with_terminal(&self) -> Result<TerminalBundle, BundleError> {
+        let dir = crate::runc::console::private_dir("ocictl-bundle-").map_err(|source| {
+            BundleError::Read {
+                path: self.dir.join("config.json"),
+                source,
+            }
+        })?;
+        self.write_terminal_copy(dir.path())?;
+        Ok(TerminalBundle { dir })
+    }
+
+    /// The same copy at `dir` (created 0700), kept for as long as the
+    /// container lives: the runtime records the bundle path in its state.
+    pub fn with_terminal_at(&self, dir: &Path) -> Result<(), BundleError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| BundleError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        self.write_terminal_copy(dir)
+    }
+
+    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
         let config = self.dir.join("config.json");
         let read_err = |source| BundleError::Read {
             path: config.clone(),
@@ -222,14 +249,12 @@ impl Bundle {
             })?;
         let base = std::path::absolute(&self.dir).map_err(read_err)?;
         terminal_config(&mut value, &base);
-        let dir = crate::runc::console::private_dir("ocictl-bundle-").map_err(read_err)?;
-        let copy = dir.path().join("config.json");
+        let copy = dir.join("config.json");
         let json = serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
             path: copy.clone(),
             source: std::io::Error::other(e),
         })?;
-        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })?;
-        Ok(TerminalBundle { dir })
+        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })
     }
 }
 

@@ -338,3 +338,32 @@ fn a_monitor_sleeps_when_the_container_closed_its_terminal() {
     env.cmd().args(["kill", &id, "KILL"]).assert().success();
     env.cmd().args(["wait", &id]).assert().code(137);
 }
+
+#[test]
+fn run_d_t_keeps_the_terminal_bundle_copy_until_delete() {
+    let env = Env::new();
+    let id = unique_id("mon-copy");
+    let bundle = env.bundle(&["sleep", "100"]);
+    let config_before = std::fs::read(bundle.join("config.json")).unwrap();
+    run_d(&env, &["-t"], &bundle, &id);
+    // The runtime records the copy's path: it must exist while the container does.
+    let recorded = env.state(&id)["bundle"].as_str().unwrap().to_string();
+    let copy = std::path::Path::new(&recorded);
+    assert_ne!(
+        copy,
+        bundle.as_path(),
+        "-t runs a copy, not the user's bundle"
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(copy.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["terminal"], true);
+    assert_eq!(
+        std::fs::read(bundle.join("config.json")).unwrap(),
+        config_before
+    );
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+    assert!(!copy.exists(), "delete removes the copy {recorded}");
+}

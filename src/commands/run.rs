@@ -77,26 +77,35 @@ impl Run {
             // container, so the private files below are always removed.
             ocictl::tty::signals().context("cannot install the signal handlers")?;
         }
-        // -t on a bundle without a terminal: a private copy that has one.
-        let copy = if self.tty && !bundle.wants_terminal() {
-            Some(bundle.with_terminal().with_context(fail)?)
-        } else {
-            None
-        };
         let mut opts = RunOpts {
             create: self.bundle.create_opts(),
             detach: self.detach,
             keep: self.keep,
             no_subreaper: self.no_subreaper,
         };
-        if let Some(copy) = &copy {
-            opts.create.bundle = Some(copy.path().to_path_buf());
+        // -t on a bundle without a terminal: a copy that has one. The
+        // runtime records its path, so a container that outlives this
+        // command gets one that lives as long (removed by `delete`).
+        let mut copy = None;
+        let mut kept = None;
+        if self.tty && !bundle.wants_terminal() {
+            if self.detach || self.keep {
+                let path = ocictl::monitor::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
+                bundle.with_terminal_at(&path).with_context(fail)?;
+                opts.create.bundle = Some(path.clone());
+                kept = Some(path);
+            } else {
+                let private = bundle.with_terminal().with_context(fail)?;
+                opts.create.bundle = Some(private.path().to_path_buf());
+                copy = Some(private);
+            }
         }
         if let Some(monitor) = &monitor {
-            let started = ctx
-                .runc
-                .run_monitored(&self.id, &opts, monitor)
-                .with_context(fail)?;
+            let started = ctx.runc.run_monitored(&self.id, &opts, monitor);
+            if started.is_err() {
+                remove_kept_copy(kept.as_deref());
+            }
+            let started = started.with_context(fail)?;
             drop(copy);
             return report_monitored(
                 ctx,
@@ -110,8 +119,11 @@ impl Run {
             ctx.runc.run_terminal(&self.id, &opts)
         } else {
             ctx.runc.run(&self.id, &opts)
+        };
+        if status.is_err() {
+            remove_kept_copy(kept.as_deref());
         }
-        .with_context(fail)?;
+        let status = status.with_context(fail)?;
         drop(copy);
         if self.detach {
             if !status.success() {
@@ -127,5 +139,13 @@ impl Run {
             report_action(ctx, "run", &self.id, super::termination_json(status))?;
         }
         Ok(status.shell_code())
+    }
+}
+
+/// A kept terminal copy of the bundle is the container's only while the
+/// container exists: when the runtime failed to make one, remove it.
+fn remove_kept_copy(kept: Option<&std::path::Path>) {
+    if let Some(path) = kept {
+        let _ = std::fs::remove_dir_all(path);
     }
 }

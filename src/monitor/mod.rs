@@ -191,6 +191,14 @@ impl StateDir {
     pub fn attach_path(&self) -> PathBuf {
         self.path.join("attach.sock")
     }
+    /// Where `run -t` keeps the terminal copy of a bundle for a container
+    /// that outlives the command (beside the state directory: the monitor
+    /// creates that one itself).
+    pub fn bundle_copy_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".bundle");
+        name.into()
+    }
 
     pub fn exists(&self) -> bool {
         self.lock_path().exists()
@@ -271,6 +279,10 @@ impl StateDir {
     /// Remove the directory once its monitor has ended (waiting at most
     /// `timeout` for that). Used by `delete`.
     pub fn remove(&self, timeout: Duration) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.bundle_copy_path()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         if !self.path.exists() {
             return Ok(());
         }
