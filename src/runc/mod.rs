@@ -262,11 +262,13 @@ impl Runc {
         Ok(status)
     }
 
-    fn expect_json<T>(
+    /// Run a subcommand that owes an answer and parse its stdout; an answer
+    /// that does not parse is [`Error::BadOutput`], with what was printed.
+    fn expect_parsed<T, E: std::fmt::Display>(
         &self,
         args: Args,
         what: &'static str,
-        parse: impl FnOnce(&[u8]) -> serde_json::Result<T>,
+        parse: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
     ) -> Result<T> {
         let argv = self.argv(args.clone());
         let out = self.capture(args, None)?.stdout;
@@ -278,18 +280,21 @@ impl Runc {
         })
     }
 
+    fn expect_json<T>(
+        &self,
+        args: Args,
+        what: &'static str,
+        parse: impl FnOnce(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<T> {
+        self.expect_parsed(args, what, parse)
+    }
+
     /// `runc --version`, parsed.
     pub fn version(&self) -> Result<Version> {
         let mut args = Args::default();
         args.arg("--version");
-        let argv = self.argv(args.clone());
-        let out = self.capture(args, None)?.stdout;
-        let text = String::from_utf8_lossy(&out);
-        Version::parse(&text).map_err(|detail| Error::BadOutput {
-            argv,
-            what: "a version",
-            detail,
-            raw: text.into_owned(),
+        self.expect_parsed(args, "a version", |out| {
+            Version::parse(&String::from_utf8_lossy(out))
         })
     }
 
@@ -328,14 +333,8 @@ impl Runc {
 
     fn list_once(&self) -> Result<Vec<Container>> {
         let flavor = self.flavor_hint();
-        let args = flavor.list_args();
-        let argv = self.argv(args.clone());
-        let out = self.capture(args, None)?.stdout;
-        let list = flavor.parse_list(&out).map_err(|detail| Error::BadOutput {
-            argv,
-            what: "a container list",
-            detail,
-            raw: String::from_utf8_lossy(&out).into_owned(),
+        let list = self.expect_parsed(flavor.list_args(), "a container list", |out| {
+            flavor.parse_list(out)
         })?;
         if !flavor.list_needs_state() {
             return Ok(list);

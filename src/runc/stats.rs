@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::argv::Args;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::id::ContainerId;
 use super::Runc;
 
@@ -596,15 +596,8 @@ impl Runc {
         self.require(super::Feature::Events)?;
         let mut args = Args::subcommand("events");
         args.flag("stats", true).arg(id);
-        let argv = self.argv(args.clone());
-        let out = self.capture(args, None)?.stdout;
-        let bad = |detail: String| Error::BadOutput {
-            argv: argv.clone(),
-            what: "container stats",
-            detail,
-            raw: String::from_utf8_lossy(&out).into_owned(),
-        };
-        self.flavor_hint().parse_stats(&out).map_err(bad)
+        let flavor = self.flavor_hint();
+        self.expect_parsed(args, "container stats", |out| flavor.parse_stats(out))
     }
 
     /// `stats` for many containers at once, at most `parallel` runtime
