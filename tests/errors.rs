@@ -541,3 +541,39 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(w.env.runc_ids().len(), 21);
     assert!(tree(&w.tmp).is_empty());
 }
+
+#[test]
+fn events_into_a_closed_pipe_end_quietly_and_stop_the_runtime() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("ev-pipe");
+    let started = env.run_detached(args!["run", "-d", "--no-monitor", "-b", bundle, id]);
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let script = format!(
+        "set -o pipefail; {} --root {} --format json events --interval 100ms {} | head -2",
+        common::ocictl_path().display(),
+        env.root.display(),
+        id
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    // The `runc events` ocictl started is gone with it.
+    let root = env.root.to_string_lossy().into_owned();
+    for _ in 0..100 {
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", &format!("runc --root {root} events")])
+            .output()
+            .unwrap();
+        if left.stdout.is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("a `runc events` process outlived ocictl");
+}
