@@ -41,31 +41,13 @@ fn write_page(cmd: &clap::Command, dir: &Path, top: bool) -> io::Result<()> {
     let mut roff = Roff::default();
     let examples = if top { TOP_EXAMPLES } else { examples(name) };
     if !examples.is_empty() {
-        roff.control("SH", ["EXAMPLES"]);
-        for (what, command) in examples {
-            roff.control("TP", []);
-            roff.text([roman(*command)]);
-            roff.text([roman(*what)]);
-        }
+        // Examples are (what it does, the command): the command is the term.
+        let swapped: Vec<(&str, &str)> = examples.iter().map(|(what, cmd)| (*cmd, *what)).collect();
+        section(&mut roff, "EXAMPLES", &swapped);
     }
-    roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in EXIT_CODES {
-        roff.control("TP", []);
-        roff.text([roman(*code)]);
-        roff.text([roman(*meaning)]);
-    }
-    roff.control("SH", ["ENVIRONMENT"]);
-    for (var, meaning) in ENVIRONMENT {
-        roff.control("TP", []);
-        roff.text([roman(*var)]);
-        roff.text([roman(*meaning)]);
-    }
-    roff.control("SH", ["FILES"]);
-    for (path, meaning) in FILES {
-        roff.control("TP", []);
-        roff.text([roman(*path)]);
-        roff.text([roman(*meaning)]);
-    }
+    section(&mut roff, "EXIT STATUS", EXIT_CODES);
+    section(&mut roff, "ENVIRONMENT", ENVIRONMENT);
+    section(&mut roff, "FILES", FILES);
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(if top {
         "runc(8), criu(8), ocictl-run(1), ocictl-checkpoint(1)"
@@ -73,6 +55,16 @@ fn write_page(cmd: &clap::Command, dir: &Path, top: bool) -> io::Result<()> {
         "ocictl(1), runc(8)"
     })]);
     file.write_all(roff.to_roff().as_bytes())
+}
+
+/// A man page section that is a list of terms and what they mean.
+fn section(roff: &mut Roff, title: &str, items: &[(&str, &str)]) {
+    roff.control("SH", [title]);
+    for (term, meaning) in items {
+        roff.control("TP", []);
+        roff.text([roman(*term)]);
+        roff.text([roman(*meaning)]);
+    }
 }
 
 const EXIT_CODES: &[(&str, &str)] = &[
