@@ -125,3 +125,37 @@ fn ocictl_never_runs_a_shell() {
         }
     }
 }
+
+#[test]
+fn debug_output_never_shows_environment_values() {
+    let fake = FakeRuntime::new();
+    let out = fake
+        .cmd()
+        .args([
+            "--debug",
+            "exec",
+            "-e",
+            "TOKEN=s3cret-value",
+            "--env=KEY=hunter2",
+            "c1",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TOKEN=***") && stderr.contains("KEY=***"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret-value") && !stderr.contains("hunter2"),
+        "--debug printed a secret: {stderr}"
+    );
+    // The runtime itself gets the real values.
+    let argv = std::fs::read(fake.dir.path().join("argv")).unwrap();
+    let argv = String::from_utf8_lossy(&argv);
+    assert!(
+        argv.contains("TOKEN=s3cret-value") && argv.contains("KEY=hunter2"),
+        "{argv}"
+    );
+}
