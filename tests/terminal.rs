@@ -468,3 +468,20 @@ fn exec_t_relays_a_terminal_into_a_running_container() {
         "exec leaves the container running"
     );
 }
+
+#[test]
+fn signals_to_a_foreground_terminal_run_reach_the_container_and_restore_the_terminal() {
+    for (signal, code) in [(libc::SIGTERM, 42), (libc::SIGHUP, 43)] {
+        let script =
+            "trap 'exit 42' TERM; trap 'exit 43' HUP; echo ready; while :; do sleep 0.1; done";
+        let mut r = tty_run(&["sh", "-c", script], false, &["-t"], 24, 80);
+        r.s.expect("ready");
+        // A storm: the same signal several times; the first one ends it.
+        let pid = r.s.child.id() as i32;
+        for _ in 0..3 {
+            // SAFETY: kill on the test's own child.
+            unsafe { libc::kill(pid, signal) };
+        }
+        assert_eq!(r.finish(), Some(code), "output: {}", r.s.text());
+    }
+}

@@ -135,6 +135,8 @@ impl Runc {
             pid_file,
             process: None,
             status: None,
+            held: Vec::new(),
+            held_since: None,
         };
         // Reaped by `session`, with waitpid.
         drop(child);
@@ -282,18 +284,33 @@ struct Session {
     pid_file: PathBuf,
     process: Option<Pid>,
     status: Option<Termination>,
+    /// Signals that came before the process's pid was known, for it.
+    held: Vec<NixSignal>,
+    held_since: Option<std::time::Instant>,
 }
+
+/// How long signals wait for the process's pid before the runtime (which
+/// may be stuck starting it) gets them instead.
+const HOLD_FOR_PROCESS: Duration = Duration::from_secs(1);
 
 impl Session {
     /// Reap what ended, learn the process's pid once runc has written it,
     /// and pass on the signals ocictl received.
     fn update(&mut self, signals: &SignalPipe) -> Result<()> {
+        if self.process.is_none() {
+            // runc writes the pid file once the process runs, a moment
+            // before it exits itself: learn the pid as soon as it is there,
+            // so a signal in between reaches the process, not runc.
+            if let Ok(pid) = super::read_pid_file(&self.pid_file) {
+                self.process = Some(Pid::from_raw(pid));
+            }
+        }
         if self.runc_status.is_none() {
             match waitpid(self.runc, Some(WaitPidFlag::WNOHANG)) {
                 Ok(s) => {
                     if let Some(t) = Termination::from_wait_status(s) {
                         self.runc_status = Some(t);
-                        if t.success() {
+                        if t.success() && self.process.is_none() {
                             self.process =
                                 Some(Pid::from_raw(super::read_pid_file(&self.pid_file)?));
                         }
@@ -303,9 +320,10 @@ impl Session {
                 Err(e) => return Err(Error::io("waiting for the runtime", e.into())),
             }
         }
-        if let (Some(pid), None) = (self.process, self.status) {
-            // The process is ocictl's child now (subreaper): reap it, and
-            // any orphan of the runtime that ended up here too.
+        // The process is ocictl's child (subreaper) once runc has exited;
+        // before that, waitpid(-1) could take runc's own status.
+        if let (Some(pid), None, Some(_)) = (self.process, self.status, self.runc_status) {
+            // Reap it, and any orphan of the runtime that ended up here too.
             loop {
                 match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::StillAlive) => break,
@@ -329,14 +347,45 @@ impl Session {
             }
         }
         while let Some(sig) = signals.take_any(tty::forwarded_signals()) {
+            let Ok(sig) = NixSignal::try_from(sig) else {
+                continue;
+            };
+            match (self.process, self.status, self.runc_status) {
+                (Some(pid), None, _) => {
+                    tracing::debug!(signal = %sig, %pid, "passing on a signal");
+                    let _ = kill(pid, sig);
+                }
+                (None, _, None) => {
+                    // Not started yet: the signal is for the process.
+                    self.held.push(sig);
+                    self.held_since.get_or_insert_with(std::time::Instant::now);
+                }
+                _ => {}
+            }
+        }
+        if !self.held.is_empty() {
             let target = match (self.process, self.status, self.runc_status) {
                 (Some(pid), None, _) => Some(pid),
-                (None, _, None) => Some(self.runc),
-                _ => None,
+                (None, _, None)
+                    if self
+                        .held_since
+                        .is_some_and(|t| t.elapsed() >= HOLD_FOR_PROCESS) =>
+                {
+                    Some(self.runc)
+                }
+                (None, _, None) => None,
+                // Nothing is left to signal.
+                _ => {
+                    self.held.clear();
+                    None
+                }
             };
-            if let (Some(pid), Ok(sig)) = (target, NixSignal::try_from(sig)) {
-                tracing::debug!(signal = %sig, %pid, "passing on a signal");
-                let _ = kill(pid, sig);
+            if let Some(pid) = target {
+                for sig in self.held.drain(..) {
+                    tracing::debug!(signal = %sig, %pid, "passing on a held signal");
+                    let _ = kill(pid, sig);
+                }
+                self.held_since = None;
             }
         }
         Ok(())
