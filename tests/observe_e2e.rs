@@ -20,17 +20,7 @@ fn start(env: &Env, command: &[&str]) -> String {
 }
 
 fn stats_json(env: &Env, id: &str) -> serde_json::Value {
-    let out = env
-        .cmd()
-        .args(["--format", "json", "stats", id])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = env.json(&["stats", id]);
     assert_eq!(v[0]["id"], id);
     v[0]["stats"].clone()
 }
@@ -385,17 +375,7 @@ fn oom_event_for_a_container_over_its_limit() {
 fn top_with_and_without_ps_options() {
     let env = Env::new();
     let id = start(&env, &["sh", "-c", "sleep 1000 & sleep 999"]);
-    let out = env
-        .cmd()
-        .args(["--format", "json", "top", &id, "-o", "pid,comm"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = env.json(&["top", &id, "-o", "pid,comm"]);
     assert_eq!(v["headers"], serde_json::json!(["PID", "COMMAND"]));
     let comms: Vec<&str> = v["processes"]
         .as_array()

@@ -44,20 +44,7 @@ impl Rt {
     }
 
     fn json(&self, words: &[&str]) -> Value {
-        let out = self
-            .cmd()
-            .args(["--format", "json"])
-            .args(words)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{} {words:?}: {}",
-            self.runtime,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{words:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        common::json_of(self.cmd(), words)
     }
 
     fn state(&self, id: &str) -> Value {

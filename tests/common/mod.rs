@@ -119,17 +119,12 @@ impl Env {
 
     /// `ocictl state` as JSON.
     pub fn state(&self, id: &str) -> serde_json::Value {
-        let out = self
-            .cmd()
-            .args(["--format", "json", "state", id])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "state {id}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        self.json(&["state", id])
+    }
+
+    /// `ocictl --format json WORDS…` under this root: must succeed, prints JSON.
+    pub fn json(&self, words: &[&str]) -> serde_json::Value {
+        json_of(self.cmd(), words)
     }
 
     /// The container's status string, or None when it does not exist.
@@ -204,6 +199,23 @@ pub struct Detached {
 #[macro_export]
 macro_rules! args {
     ($($a:expr),* $(,)?) => { &[$(std::ffi::OsStr::new(&$a)),*] };
+}
+
+/// Run `cmd` (an ocictl command) with `--format json` and `words`; it must
+/// succeed and print one JSON value, which is returned.
+pub fn json_of(mut cmd: Command, words: &[&str]) -> serde_json::Value {
+    let out = cmd.args(["--format", "json"]).args(words).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ocictl {words:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ocictl {words:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 /// A unique container ID for this test process.
