@@ -469,17 +469,9 @@ fn stats_samples_each_container() {
     // Unknown runc fields (cpuset's, intel_rdt) are kept.
     assert_eq!(v[0]["stats"]["cpuset"]["sched_load_balance"], 1);
 
-    let out = fake
-        .cmd()
-        .args(["stats", "--interval", "10ms", "c1", "c2"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = fake.cmd();
+    cmd.args(["stats", "--interval", "10ms", "c1", "c2"]);
+    let text = common::stdout_of(cmd);
     assert!(text.starts_with("ID "), "{text}");
     assert!(text.contains("c1 ") && text.contains("c2 "), "{text}");
     assert!(text.contains("/ unlimited"), "{text}");

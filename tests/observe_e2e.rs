@@ -199,17 +199,9 @@ fn stats_of_a_running_container() {
     assert!(s["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{s}");
     assert_eq!(s["pids"]["current"], 3, "sh and two sleeps: {s}");
 
-    let out = env
-        .cmd()
-        .args(["stats", "--interval", "300ms", &id])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = env.cmd();
+    cmd.args(["stats", "--interval", "300ms", &id]);
+    let text = common::stdout_of(cmd);
     let row = text.lines().find(|l| l.starts_with(&id)).expect(&text);
     let cpu: f64 = row
         .split_whitespace()

@@ -218,6 +218,17 @@ pub fn json_of(mut cmd: Command, words: &[&str]) -> serde_json::Value {
     })
 }
 
+/// Run `cmd` (an ocictl command); it must succeed. Returns its stdout.
+pub fn stdout_of(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A unique container ID for this test process.
 pub fn unique_id(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
