@@ -367,14 +367,25 @@ fn oom_event_for_a_container_over_its_limit() {
 fn top_with_and_without_ps_options() {
     let env = Env::new();
     let id = start(&env, &["sh", "-c", "sleep 1000 & sleep 999"]);
-    let v = env.json(&["top", &id, "-o", "pid,comm"]);
+    let comms_of = |v: &serde_json::Value| -> Vec<String> {
+        v["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Right after start the shell may not have forked and exec'd yet.
+    let mut v = env.json(&["top", &id, "-o", "pid,comm"]);
+    for _ in 0..100 {
+        if comms_of(&v).len() == 2 && comms_of(&v).iter().all(|c| c == "sleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        v = env.json(&["top", &id, "-o", "pid,comm"]);
+    }
     assert_eq!(v["headers"], serde_json::json!(["PID", "COMMAND"]));
-    let comms: Vec<&str> = v["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p[1].as_str().unwrap())
-        .collect();
+    let comms = comms_of(&v);
     // busybox sh execs its last command: two sleeps, no shell.
     assert_eq!(comms, ["sleep", "sleep"], "{v}");
 
