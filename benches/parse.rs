@@ -5,7 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ocictl::runc::{Container, EventReader};
+use ocictl::runtime::{Container, EventReader};
 
 fn median_of(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut samples: Vec<Duration> = (0..runs)

@@ -209,7 +209,7 @@ impl Bundle {
     /// A private copy of this bundle that asks for a terminal, removed when
     /// dropped (for a container that ends with the command).
     pub fn with_terminal(&self) -> Result<TerminalBundle, BundleError> {
-        let dir = crate::runc::console::private_dir("ocictl-bundle-").map_err(|source| {
+        let dir = crate::runtime::console::private_dir("ocictl-bundle-").map_err(|source| {
             BundleError::Read {
                 path: self.dir.join("config.json"),
                 source,

@@ -27,8 +27,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::runc::criu::{self, Criu};
-use crate::runc::{self, CheckpointOpts, ContainerId, RestoreOpts, Runc, Status, Termination};
+use crate::runtime::criu::{self, Criu};
+use crate::runtime::{
+    self, CheckpointOpts, ContainerId, RestoreOpts, Runtime, Status, Termination,
+};
 
 const PARTIAL_PREFIX: &str = ".partial-";
 const LOCK_FILE: &str = ".lock";
@@ -48,7 +50,7 @@ pub enum StoreError {
 
     /// CRIU is missing, too old, or the kernel lacks what an option needs.
     #[error("{0}")]
-    Preflight(Box<runc::Error>),
+    Preflight(Box<runtime::Error>),
 
     /// No image to restore.
     #[error("{0}")]
@@ -73,7 +75,7 @@ pub enum StoreError {
 #[derive(Debug, thiserror::Error)]
 #[error("{source}{}", criu_report(.log, .excerpt, .aftermath))]
 pub struct RuntimeFailure {
-    pub source: runc::Error,
+    pub source: runtime::Error,
     /// CRIU's dump.log or restore.log.
     pub log: Option<PathBuf>,
     /// Its last error lines (the harmless RLIMIT_NOFILE one skipped).
@@ -84,7 +86,7 @@ pub struct RuntimeFailure {
 
 impl RuntimeFailure {
     /// The failure of `source`, quoting CRIU's `log` when it exists.
-    fn error(source: runc::Error, log: PathBuf, aftermath: Option<String>) -> StoreError {
+    fn error(source: runtime::Error, log: PathBuf, aftermath: Option<String>) -> StoreError {
         let log = log
             .exists()
             .then(|| std::path::absolute(&log).unwrap_or(log));
@@ -103,14 +105,14 @@ impl RuntimeFailure {
 
 /// runc's message ends with "log file: dump.log", relative to a directory
 /// it does not name: the report gives the log's full path instead.
-fn without_log_hint(err: runc::Error) -> runc::Error {
+fn without_log_hint(err: runtime::Error) -> runtime::Error {
     match err {
-        runc::Error::Failed {
+        runtime::Error::Failed {
             argv,
             status,
             message,
             stderr,
-        } => runc::Error::Failed {
+        } => runtime::Error::Failed {
             argv,
             status,
             message: message
@@ -151,10 +153,10 @@ impl StoreError {
     /// The exit code the README documents for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StoreError::Locked { .. } => runc::exit_code::LOCKED,
+            StoreError::Locked { .. } => runtime::exit_code::LOCKED,
             StoreError::Preflight(e) => e.exit_code(),
             StoreError::Runtime(f) => f.source.exit_code(),
-            _ => runc::exit_code::FAILURE,
+            _ => runtime::exit_code::FAILURE,
         }
     }
 }
@@ -390,7 +392,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 
 /// Check what runc cannot say clearly: CRIU is there, new enough, and the
 /// kernel has what the options need.
-pub fn preflight(runc: &Runc, opts: &CheckpointOpts) -> Result<Criu, StoreError> {
+pub fn preflight(runc: &Runtime, opts: &CheckpointOpts) -> Result<Criu, StoreError> {
     let criu =
         Criu::locate(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
     if opts.pre_dump {
@@ -403,7 +405,7 @@ pub fn preflight(runc: &Runc, opts: &CheckpointOpts) -> Result<Criu, StoreError>
 /// Checkpoint `id`: preflight, then (with an image root) lock, write a
 /// partial image, rename it when runc succeeded, and prune.
 pub fn checkpoint(
-    runc: &Runc,
+    runc: &Runtime,
     id: &ContainerId,
     req: &CheckpointRequest,
 ) -> Result<CheckpointSummary, StoreError> {
@@ -464,9 +466,9 @@ pub fn checkpoint(
 /// A failed `runc checkpoint`, with CRIU's own words and what became of
 /// the container.
 fn runtime_failure(
-    runc: &Runc,
+    runc: &Runtime,
     id: &ContainerId,
-    source: runc::Error,
+    source: runtime::Error,
     opts: &CheckpointOpts,
     before: Option<Status>,
 ) -> StoreError {
@@ -514,7 +516,7 @@ pub struct Restored {
 /// Restore `id`: find the image, check it looks like one, check the
 /// terminal, run runc, and explain a failure with CRIU's restore.log.
 pub fn restore(
-    runc: &Runc,
+    runc: &Runtime,
     id: &ContainerId,
     req: &RestoreRequest,
 ) -> Result<Restored, StoreError> {
@@ -555,9 +557,9 @@ pub fn restore(
     };
     match restored {
         Ok(status) if opts.detach && !status.success() => Err(restore_failure(
-            runc::Error::Failed {
+            runtime::Error::Failed {
                 argv: {
-                    let mut args = runc::Args::subcommand("restore");
+                    let mut args = runtime::Args::subcommand("restore");
                     opts.push_args(&mut args);
                     args.arg(id);
                     runc.argv(args)
@@ -577,7 +579,7 @@ pub fn restore(
     }
 }
 
-fn restore_failure(source: runc::Error, opts: &RestoreOpts, image: &Path) -> StoreError {
+fn restore_failure(source: runtime::Error, opts: &RestoreOpts, image: &Path) -> StoreError {
     let log = opts
         .work_path
         .as_deref()
@@ -620,7 +622,7 @@ mod tests {
         let _held = root.lock("c").unwrap();
         match root.lock("c") {
             Err(e @ StoreError::Locked { .. }) => {
-                assert_eq!(e.exit_code(), runc::exit_code::LOCKED);
+                assert_eq!(e.exit_code(), runtime::exit_code::LOCKED);
                 assert!(e
                     .to_string()
                     .contains(&format!("pid {}", std::process::id())));

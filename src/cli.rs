@@ -1,4 +1,4 @@
-//! The command line: global options (go-runc's `Runc` struct plus ocictl's
+//! The command line: global options (go-runc's `Runtime` struct plus ocictl's
 //! own) and the subcommands. Doc comments here are the `--help` text.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use clap::{Args, FromArgMatches, Parser};
 
 use crate::commands::Command;
 use crate::output::Format;
-use ocictl::runc::{LogFormat, Runc};
+use ocictl::runtime::{LogFormat, Runtime};
 use ocictl::signal::Signal;
 
 /// The whole command line, as help, completions and man pages show it.
@@ -219,8 +219,8 @@ pub enum Rootless {
 
 impl GlobalOpts {
     /// The driver configured from these options.
-    pub fn runc(&self) -> Runc {
-        Runc {
+    pub fn runc(&self) -> Runtime {
+        Runtime {
             binary: self.runtime.clone(),
             root: self.root.clone(),
             debug: self.debug,

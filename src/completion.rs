@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::time::Duration;
 
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
-use ocictl::runc::{Runc, Status};
+use ocictl::runtime::{Runtime, Status};
 
 /// The environment variable that switches ocictl into completion mode.
 pub const ENV_VAR: &str = "OCICTL_COMPLETE";
@@ -85,7 +85,7 @@ fn candidates(current: &OsStr, states: &[Status]) -> Vec<CompletionCandidate> {
 
 /// The runtime and root the command line being completed names (after the
 /// `--` the shell script passes), else the environment's, else runc's.
-fn runc_from_command_line() -> Runc {
+fn runc_from_command_line() -> Runtime {
     let words: Vec<String> = std::env::args_os()
         .skip_while(|a| a != "--")
         .skip(1)
@@ -102,7 +102,7 @@ fn runc_from_command_line() -> Runc {
             }
         })
     };
-    let mut runc = Runc::default();
+    let mut runc = Runtime::default();
     if let Some(runtime) = flag("runtime").or_else(|| std::env::var("OCICTL_RUNTIME").ok()) {
         runc.binary = runtime.into();
     }

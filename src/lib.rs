@@ -7,8 +7,8 @@
 pub mod bundle;
 pub mod checkpoint_store;
 pub mod duration;
-pub mod monitor;
-pub mod runc;
+pub mod runtime;
+pub mod shim;
 pub mod signal;
 pub mod size;
 pub mod tty;

@@ -95,7 +95,7 @@ impl Table {
 
 /// A timestamp as Go's RFC3339Nano writes it (trailing zeros dropped).
 pub fn rfc3339_nano(t: &DateTime<Utc>) -> String {
-    ocictl::runc::types::rfc3339_nano(t)
+    ocictl::runtime::types::rfc3339_nano(t)
 }
 
 /// Bytes for people, in binary units as runc's sizes are: `512B`,

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use ocictl::runc::{self, exit_code};
+use ocictl::runtime::{self, exit_code};
 
 use crate::output::Format;
 
@@ -33,7 +33,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// The exit code for an error, per the README's table.
 pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<runc::Error>() {
+        if let Some(e) = cause.downcast_ref::<runtime::Error>() {
             return e.exit_code();
         }
         if cause.downcast_ref::<UsageError>().is_some() {
@@ -50,8 +50,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
     let message = err
         .chain()
-        .find_map(|c| c.downcast_ref::<runc::Error>())
-        .and_then(runc::Error::runtime_message)?;
+        .find_map(|c| c.downcast_ref::<runtime::Error>())
+        .and_then(runtime::Error::runtime_message)?;
     if message.contains("does not exist") {
         Some("`ocictl list` shows the containers under this --root")
     } else if message.contains("not stopped") {

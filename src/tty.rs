@@ -14,12 +14,12 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 /// Signals the terminal loops react to: the runtime's proxied signals
-/// ([`crate::runc::process::PROXIED_SIGNALS`]) and SIGCHLD. Once
+/// ([`crate::runtime::process::PROXIED_SIGNALS`]) and SIGCHLD. Once
 /// [`signals`] has been called they no longer kill ocictl: the loops
 /// forward them or stop cleanly, so temporary sockets and the terminal's
 /// settings are always cleaned up.
 fn caught_signals() -> impl Iterator<Item = i32> {
-    crate::runc::process::PROXIED_SIGNALS
+    crate::runtime::process::PROXIED_SIGNALS
         .iter()
         .copied()
         .chain([libc::SIGCHLD])
@@ -28,7 +28,7 @@ fn caught_signals() -> impl Iterator<Item = i32> {
 /// The signals a foreground terminal command passes on to the container
 /// process (SIGWINCH is turned into a window-size change instead).
 pub fn forwarded_signals() -> impl Iterator<Item = i32> {
-    crate::runc::process::PROXIED_SIGNALS
+    crate::runtime::process::PROXIED_SIGNALS
         .iter()
         .copied()
         .filter(|&s| s != libc::SIGWINCH)

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use common::{ocictl, unique_id, Env, FakeRuntime, ReadOnlyDir};
-use ocictl::runc::read_pid_file;
+use ocictl::runtime::read_pid_file;
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

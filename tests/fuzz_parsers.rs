@@ -10,8 +10,8 @@ mod common;
 use std::os::unix::ffi::OsStrExt;
 
 use ocictl::duration::{format_go_duration, parse_duration};
-use ocictl::runc::log::{error_message, parse_log_line};
-use ocictl::runc::{
+use ocictl::runtime::log::{error_message, parse_log_line};
+use ocictl::runtime::{
     parse_pid, parse_pids, parse_process, parse_ps_output, parse_resources, youki, Container,
     ContainerId, Event, EventReader, Flavor, Version,
 };

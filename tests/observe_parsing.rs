@@ -6,7 +6,7 @@ mod common;
 use std::io::Cursor;
 
 use common::fixture;
-use ocictl::runc::{parse_ps_output, stats, Event, EventReader, Stats};
+use ocictl::runtime::{parse_ps_output, stats, Event, EventReader, Stats};
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(fixture(&format!("runc-1.1.5/{name}"))).unwrap()
@@ -115,7 +115,7 @@ fn limits_and_cpu_percent() {
         .collect();
     // 500ms apart, one CPU busy: about 100%.
     let pct =
-        ocictl::runc::cpu_percent(&lines[0], &lines[1], std::time::Duration::from_millis(500));
+        ocictl::runtime::cpu_percent(&lines[0], &lines[1], std::time::Duration::from_millis(500));
     assert!((90.0..110.0).contains(&pct), "{pct}");
 }
 

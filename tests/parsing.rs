@@ -7,9 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::fixture;
-use ocictl::runc::log::{error_message, parse_log_line};
-use ocictl::runc::types::rfc3339_nano;
-use ocictl::runc::{parse_pids, Container, Status, Version};
+use ocictl::runtime::log::{error_message, parse_log_line};
+use ocictl::runtime::types::rfc3339_nano;
+use ocictl::runtime::{parse_pids, Container, Status, Version};
 
 fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("runc-1.1.5/{name}"))).unwrap()

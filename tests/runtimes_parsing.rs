@@ -7,8 +7,8 @@ mod common;
 use std::io::BufReader;
 
 use common::fixture;
-use ocictl::runc::youki::ObjectEvents;
-use ocictl::runc::{Event, Flavor, Status, Version};
+use ocictl::runtime::youki::ObjectEvents;
+use ocictl::runtime::{Event, Flavor, Status, Version};
 
 fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -114,7 +114,7 @@ fn youki_state_becomes_runcs_shape() {
         } else {
             assert_eq!(c.pid, 5804);
             assert_eq!(
-                ocictl::runc::types::rfc3339_nano(&c.created),
+                ocictl::runtime::types::rfc3339_nano(&c.created),
                 "2026-11-28T19:34:10.910656827Z"
             );
         }
@@ -131,7 +131,7 @@ fn youki_stats_map_into_the_typed_model() {
     let stats = Flavor::Youki
         .parse_stats(&read("youki-0.7.0/events-stats.json"))
         .unwrap();
-    let tick = ocictl::runc::youki::nanos_per_tick();
+    let tick = ocictl::runtime::youki::nanos_per_tick();
     assert_eq!(stats.cpu.usage.total, 727917885);
     assert_eq!(stats.cpu.usage.user, 12 * tick, "clock ticks become ns");
     assert_eq!(stats.cpu.usage.kernel, 59 * tick);

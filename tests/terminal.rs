@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 use common::{unique_id, Env, PtySession};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
-use ocictl::runc::ConsoleSocket;
+use ocictl::runtime::ConsoleSocket;
 use tempfile::TempDir;
 
 /// ocictl on a pty, with a private TMPDIR (and no XDG_RUNTIME_DIR) so the
@@ -360,7 +360,7 @@ fn send_fds(path: &Path, payload: &[u8], fds: &[i32]) {
     sendmsg::<UnixAddr>(stream.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None).unwrap();
 }
 
-fn accept_from(peer: impl FnOnce(&Path) + Send) -> Result<ocictl::runc::Console, String> {
+fn accept_from(peer: impl FnOnce(&Path) + Send) -> Result<ocictl::runtime::Console, String> {
     let signals = ocictl::tty::signals().unwrap();
     let socket = ConsoleSocket::temp().unwrap();
     let path = socket.path().to_path_buf();
@@ -422,7 +422,7 @@ fn console_socket_times_out_when_nobody_connects() {
             false
         })
         .unwrap();
-    assert!(matches!(r, Err(ocictl::runc::NoConsole::TimedOut)));
+    assert!(matches!(r, Err(ocictl::runtime::NoConsole::TimedOut)));
     let mut gave_up = 0;
     let r = socket
         .accept(signals, None, || {
@@ -430,7 +430,7 @@ fn console_socket_times_out_when_nobody_connects() {
             gave_up > 2
         })
         .unwrap();
-    assert!(matches!(r, Err(ocictl::runc::NoConsole::GaveUp)));
+    assert!(matches!(r, Err(ocictl::runtime::NoConsole::GaveUp)));
 }
 
 #[test]

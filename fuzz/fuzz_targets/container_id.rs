@@ -2,7 +2,7 @@
 //! Container IDs, as raw bytes from a command line: never a panic; what is
 //! accepted is safe as one argv word and one file name.
 use libfuzzer_sys::fuzz_target;
-use ocictl::runc::ContainerId;
+use ocictl::runtime::ContainerId;
 use std::os::unix::ffi::OsStrExt;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,12 +5,12 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let message = ocictl::runc::log::error_message(&text);
+    let message = ocictl::runtime::log::error_message(&text);
     if text.lines().any(|l| !l.trim().is_empty()) {
         // An error record may carry an empty msg; otherwise some line is kept.
         let has_record = text
             .lines()
-            .any(|l| ocictl::runc::log::parse_log_line(l).is_some());
+            .any(|l| ocictl::runtime::log::parse_log_line(l).is_some());
         assert!(has_record || !message.is_empty());
     } else {
         assert!(message.is_empty());

@@ -1,7 +1,7 @@
 #![no_main]
 //! `runc list --format json`: never a panic.
 use libfuzzer_sys::fuzz_target;
-use ocictl::runc::Container;
+use ocictl::runtime::Container;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(list) = Container::parse_list(data) {

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = ocictl::runc::parse_pids(data);
+    let _ = ocictl::runtime::parse_pids(data);
 });

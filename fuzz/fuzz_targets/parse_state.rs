@@ -1,7 +1,7 @@
 #![no_main]
 //! `runc state` JSON: never a panic; what parses serialises back.
 use libfuzzer_sys::fuzz_target;
-use ocictl::runc::Container;
+use ocictl::runtime::Container;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Container::parse_state(data) {

@@ -4,7 +4,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Ok(pid) = ocictl::runc::parse_pid(&text) {
+    if let Ok(pid) = ocictl::runtime::parse_pid(&text) {
         assert!(pid > 0);
     }
 });

@@ -1,7 +1,7 @@
 #![no_main]
 //! `RUNTIME --version` text: never a panic; a parse names a version.
 use libfuzzer_sys::fuzz_target;
-use ocictl::runc::Version;
+use ocictl::runtime::Version;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::monitor::attach::{self, AttachEnd, DetachKeys};
-use ocictl::runc::ContainerId;
+use ocictl::runtime::ContainerId;
+use ocictl::shim::attach::{self, AttachEnd, DetachKeys};
 
 use super::{Context, Outcome};
 
@@ -69,9 +69,9 @@ impl Attach {
             Ok(AttachEnd::Ended) => {
                 let info = dir
                     .wait_for(std::time::Duration::from_secs(5))
-                    .unwrap_or(ocictl::monitor::ExitInfo::Pending);
+                    .unwrap_or(ocictl::shim::state::ExitInfo::Pending);
                 match info {
-                    ocictl::monitor::ExitInfo::Known(r) => Ok(r.termination().shell_code()),
+                    ocictl::shim::state::ExitInfo::Known(r) => Ok(r.termination().shell_code()),
                     _ => anyhow::bail!(
                         "the connection to container {id}'s monitor closed; its exit status is unknown"
                     ),

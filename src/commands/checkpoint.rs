@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ocictl::checkpoint_store::{self, CheckpointRequest, StoreError};
-use ocictl::runc::{CheckpointOpts, ContainerId, ManageCgroupsMode};
+use ocictl::runtime::{CheckpointOpts, ContainerId, ManageCgroupsMode};
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -159,7 +159,7 @@ impl Checkpoint {
 
     pub fn run(self, ctx: &Context) -> Outcome {
         ctx.runc
-            .require(ocictl::runc::Feature::Checkpoint)
+            .require(ocictl::runtime::Feature::Checkpoint)
             .map_err(|e| {
                 anyhow::Error::new(e).context(format!("cannot checkpoint container {}", self.id))
             })?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use ocictl::runc::ConsoleSocket;
+use ocictl::runtime::ConsoleSocket;
 use ocictl::tty::{self, Control, RawMode, Relay, Sink};
 use serde_json::json;
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use ocictl::bundle::Bundle;
-use ocictl::runc::{ContainerId, CreateOpts, MonitorOpts, Monitored};
+use ocictl::runtime::{ContainerId, CreateOpts};
+use ocictl::shim::server::{MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
 

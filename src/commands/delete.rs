@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::monitor::StateDir;
-use ocictl::runc::{ContainerId, DeleteOpts};
+use ocictl::runtime::{ContainerId, DeleteOpts};
+use ocictl::shim::state::StateDir;
 
 use super::{report_action, Context, Outcome};
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{cpu_percent, ContainerId, Event, Stats};
+use ocictl::runtime::{cpu_percent, ContainerId, Event, Stats};
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};

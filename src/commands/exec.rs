@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{self, ContainerId, ExecOpts, ExecProcess};
+use ocictl::runtime::{self, ContainerId, ExecOpts, ExecProcess};
 
 use super::{report_action, Context, Outcome};
 use crate::output::Format;
@@ -161,7 +161,7 @@ impl Exec {
         let mut wants_terminal = opts.wants_terminal();
         if let ExecProcess::File(path) = &opts.process {
             // Checked here so a broken file never reaches the runtime.
-            let process = runc::load_process_file(path).with_context(fail)?;
+            let process = runtime::load_process_file(path).with_context(fail)?;
             wants_terminal |= process.terminal().unwrap_or(false);
         }
         if wants_terminal {
@@ -193,7 +193,12 @@ fn terminal_session(ctx: &Context, id: &ContainerId, opts: &ExecOpts) -> Outcome
 
 /// How the command ends: detached, report the start; in the foreground,
 /// exit with the process's status.
-fn finish(ctx: &Context, id: &ContainerId, opts: &ExecOpts, status: runc::Termination) -> Outcome {
+fn finish(
+    ctx: &Context,
+    id: &ContainerId,
+    opts: &ExecOpts,
+    status: runtime::Termination,
+) -> Outcome {
     if opts.detach {
         if !status.success() {
             anyhow::bail!("cannot exec in container {id}: the runtime ended with {status}");
@@ -201,7 +206,7 @@ fn finish(ctx: &Context, id: &ContainerId, opts: &ExecOpts, status: runc::Termin
         let pid = opts
             .pid_file
             .as_deref()
-            .and_then(|p| runc::read_pid_file(p).ok());
+            .and_then(|p| runtime::read_pid_file(p).ok());
         return report_action(
             ctx,
             "exec",

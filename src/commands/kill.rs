@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{ContainerId, KillOpts};
+use ocictl::runtime::{ContainerId, KillOpts};
 use ocictl::signal::Signal;
 
 use super::{report_action, Context, Outcome};

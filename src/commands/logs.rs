@@ -7,8 +7,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use clap::Args;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use ocictl::monitor::{attach, StateDir};
-use ocictl::runc::ContainerId;
+use ocictl::runtime::ContainerId;
+use ocictl::shim::attach;
+use ocictl::shim::state::StateDir;
 
 use super::{Context, Outcome};
 use crate::output::Format;

@@ -32,14 +32,14 @@ mod version;
 mod wait;
 
 use clap::Subcommand;
-use ocictl::runc::{ContainerId, Runc};
+use ocictl::runtime::{ContainerId, Runtime};
 use serde_json::json;
 
 use crate::output::{self, Format};
 
 /// What every command gets: the configured driver and the output format.
 pub struct Context {
-    pub runc: Runc,
+    pub runc: Runtime,
     pub format: Format,
     /// Whether the user chose the format (flag or OCICTL_FORMAT), rather
     /// than getting the default.
@@ -205,8 +205,8 @@ pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
 
 /// How a foreground process ended, for JSON: `{"exit_code": N}` plus
 /// `"signal": "SIGKILL"` when a signal killed it.
-pub fn termination_json(status: ocictl::runc::Termination) -> serde_json::Value {
-    use ocictl::runc::Termination;
+pub fn termination_json(status: ocictl::runtime::Termination) -> serde_json::Value {
+    use ocictl::runtime::Termination;
     match status {
         Termination::Exited(code) => json!({ "exit_code": code }),
         Termination::Signaled(sig) => json!({

@@ -1,5 +1,5 @@
 //! `ocictl monitor --fd N` (hidden): the per-container monitor process that
-//! `create` and `run -d` start; see `ocictl::runc::monitor`.
+//! `create` and `run -d` start; see `ocictl::shim::server`.
 
 use clap::Args;
 
@@ -16,6 +16,6 @@ pub struct Monitor {
 
 impl Monitor {
     pub fn run(self, _ctx: &Context) -> Outcome {
-        Ok(ocictl::runc::monitor::serve(self.fd))
+        Ok(ocictl::shim::server::serve(self.fd))
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ocictl::checkpoint_store::{self, RestoreRequest};
-use ocictl::runc::{ContainerId, RestoreOpts};
+use ocictl::runtime::{ContainerId, RestoreOpts};
 use serde_json::json;
 
 use super::checkpoint::{store_error, CriuArgs};
@@ -109,7 +109,7 @@ impl Restore {
 
     pub fn run(self, ctx: &Context) -> Outcome {
         ctx.runc
-            .require(ocictl::runc::Feature::Restore)
+            .require(ocictl::runtime::Feature::Restore)
             .map_err(|e| {
                 anyhow::Error::new(e).context(format!("cannot restore container {}", self.id))
             })?;

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::ContainerId;
+use ocictl::runtime::ContainerId;
 
 use super::{report_action, Context, Outcome};
 

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{ContainerId, RunOpts};
+use ocictl::runtime::{ContainerId, RunOpts};
 
 use super::create::{report_monitored, BundleArgs, MonitorArgs};
 use super::{report_action, Context, Outcome};
@@ -90,7 +90,8 @@ impl Run {
         let mut kept = None;
         if self.tty && !bundle.wants_terminal() {
             if self.detach || self.keep {
-                let path = ocictl::monitor::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
+                let path =
+                    ocictl::shim::state::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
                 bundle.with_terminal_at(&path).with_context(fail)?;
                 opts.create.bundle = Some(path.clone());
                 kept = Some(path);

@@ -26,7 +26,7 @@ impl Spec {
         let dir = self.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
         // `--rootless` here is spec's own flag, not the runtime's global one.
         let rootless = ctx.runc.rootless == Some(true);
-        let runc = ocictl::runc::Runc {
+        let runc = ocictl::runtime::Runtime {
             rootless: None,
             ..ctx.runc.clone()
         };

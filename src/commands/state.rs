@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::monitor::StateDir;
-use ocictl::runc::{Container, ContainerId, Runc};
+use ocictl::runtime::{Container, ContainerId, Runtime};
+use ocictl::shim::state::StateDir;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -47,11 +47,11 @@ pub struct WithExit<'a> {
     #[serde(flatten)]
     pub container: &'a Container,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<ocictl::monitor::ExitJson>,
+    pub exit: Option<ocictl::shim::state::ExitJson>,
 }
 
 /// Shared with `list`.
-pub fn with_exit<'a>(runc: &Runc, container: &'a Container) -> WithExit<'a> {
+pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> WithExit<'a> {
     let exit = container
         .id
         .parse()

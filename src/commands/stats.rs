@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{cpu_percent, ContainerId, Stats, Status};
+use ocictl::runtime::{cpu_percent, ContainerId, Stats, Status};
 use serde_json::json;
 
 use super::{Context, Outcome};
@@ -176,7 +176,7 @@ impl Usage {
             None => (format!("{} / unlimited", human_bytes(used)), "-".into()),
         };
         let pids = match stats.pids.limit {
-            Some(limit) if !ocictl::runc::stats::is_unlimited(limit) => {
+            Some(limit) if !ocictl::runtime::stats::is_unlimited(limit) => {
                 format!("{} / {limit}", stats.pids.current)
             }
             _ => stats.pids.current.to_string(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::runc::{self, ContainerId, ResourceFlags, UpdateOpts};
+use ocictl::runtime::{self, ContainerId, ResourceFlags, UpdateOpts};
 
 use super::{report_action, Context, Outcome};
 use crate::report::UsageError;
@@ -176,5 +176,5 @@ fn read_resources(path: &std::path::Path) -> anyhow::Result<oci_spec::runtime::L
             .with_context(|| format!("cannot read resources file {}", path.display()))?;
         (text, path.display().to_string())
     };
-    Ok(runc::parse_resources(&text, &source)?)
+    Ok(runtime::parse_resources(&text, &source)?)
 }

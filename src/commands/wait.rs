@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use ocictl::monitor::ExitInfo;
-use ocictl::runc::ContainerId;
+use ocictl::runtime::ContainerId;
+use ocictl::shim::state::ExitInfo;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};

@@ -233,14 +233,14 @@ impl Error {
     /// runtime's own status when it ran and failed.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::RuntimeNotFound { .. } => crate::runc::exit_code::RUNTIME_NOT_FOUND,
-            Error::RuntimeNotExecutable { .. } => crate::runc::exit_code::RUNTIME_NOT_EXECUTABLE,
+            Error::RuntimeNotFound { .. } => crate::runtime::exit_code::RUNTIME_NOT_FOUND,
+            Error::RuntimeNotExecutable { .. } => crate::runtime::exit_code::RUNTIME_NOT_EXECUTABLE,
             Error::Failed { status, .. } => match status.shell_code() {
-                0 => crate::runc::exit_code::FAILURE,
+                0 => crate::runtime::exit_code::FAILURE,
                 code => code,
             },
-            Error::TimedOut { .. } => crate::runc::exit_code::TIMED_OUT,
-            _ => crate::runc::exit_code::FAILURE,
+            Error::TimedOut { .. } => crate::runtime::exit_code::TIMED_OUT,
+            _ => crate::runtime::exit_code::FAILURE,
         }
     }
 

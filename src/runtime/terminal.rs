@@ -1,6 +1,6 @@
 //! Foreground processes with a terminal: `run -t`, `exec -t`, foreground
 //! `restore` of a terminal checkpoint. One entry point,
-//! [`Runc::run_with_terminal`], serves them all.
+//! [`Runtime::run_with_terminal`], serves them all.
 //!
 //! runc hands a pty master only to a console socket, and only when it
 //! detaches (in the foreground it relays its own pty and ignores the
@@ -24,10 +24,10 @@ use nix::unistd::Pid;
 use super::argv::{absolute, Args};
 use super::console::{ConsoleSocket, NoConsole};
 use super::error::{Error, Result, Termination};
-use super::{process, ContainerId, DeleteOpts, RunOpts, Runc};
+use super::{process, ContainerId, DeleteOpts, RunOpts, Runtime};
 use crate::tty::{self, Control, RawMode, Relay, SignalPipe, Sink};
 
-/// Options of [`Runc::run_with_terminal`].
+/// Options of [`Runtime::run_with_terminal`].
 #[derive(Debug, Clone, Default)]
 pub struct TerminalOpts {
     /// The user's `--pid-file`: handed to the runtime (and read back)
@@ -35,11 +35,11 @@ pub struct TerminalOpts {
     pub pid_file: Option<PathBuf>,
 }
 
-impl Runc {
+impl Runtime {
     /// `runc run` in the foreground with a terminal, as runc itself does
     /// it: the container's exit status, and the container deleted
     /// afterwards unless `opts.keep`. `opts.detach` and
-    /// `opts.create.console_socket` must be unset (use [`Runc::run`]).
+    /// `opts.create.console_socket` must be unset (use [`Runtime::run`]).
     pub fn run_terminal(&self, id: &ContainerId, opts: &RunOpts) -> Result<Termination> {
         if opts.detach || opts.create.console_socket.is_some() {
             return Err(Error::Invalid(

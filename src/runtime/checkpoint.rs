@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::argv::Args;
 use super::error::{Result, Termination};
 use super::id::ContainerId;
-use super::Runc;
+use super::Runtime;
 
 /// How CRIU handles the container's cgroups (`--manage-cgroups-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl RestoreOpts {
     }
 }
 
-impl Runc {
+impl Runtime {
     /// `runc checkpoint [OPTS] ID`. Fails with runc's own message (CRIU's
     /// details are in `dump.log` under [`CheckpointOpts::log_dir`]).
     pub fn checkpoint(&self, id: &ContainerId, opts: &CheckpointOpts) -> Result<()> {
@@ -186,7 +186,7 @@ impl Runc {
         args.arg(id);
         // A dump takes as long as the memory it writes: killing CRIU halfway
         // would only leave a broken image, so --timeout does not apply.
-        let untimed = Runc {
+        let untimed = Runtime {
             timeout: None,
             ..self.clone()
         };
@@ -205,7 +205,7 @@ impl Runc {
     }
 
     /// Foreground restore of a terminal checkpoint: ocictl receives the
-    /// restored pty and relays it (see [`Runc::run_with_terminal`]), then
+    /// restored pty and relays it (see [`Runtime::run_with_terminal`]), then
     /// deletes the container once its process exited, as `runc restore`
     /// does in the foreground.
     pub fn restore_terminal(&self, id: &ContainerId, opts: &RestoreOpts) -> Result<Termination> {

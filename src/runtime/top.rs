@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::error::{Error, Result};
 use super::id::ContainerId;
-use super::Runc;
+use super::Runtime;
 
 /// A ps table: the header names and one row per process, each row with as
 /// many cells as there are headers (the last, the command, kept whole).
@@ -78,7 +78,7 @@ fn split_fields(line: &str, columns: usize) -> Vec<String> {
     fields
 }
 
-impl Runc {
+impl Runtime {
     /// `runc ps ID [PS-OPTIONS…]` parsed (runc's default options are `-ef`).
     pub fn top(&self, id: &ContainerId, ps_options: &[String]) -> Result<TopResults> {
         let text = self

@@ -1,6 +1,6 @@
 //! The attach socket of a terminal monitor: its small wire protocol and the
 //! client side (`ocictl attach`, `ocictl logs`). The server side lives in
-//! the monitor ([`crate::runc::monitor`]).
+//! the monitor ([`crate::shim::server`]).
 //!
 //! A client connects and sends one request byte:
 //! - `A` rows(u16 BE) cols(u16 BE): attach. The monitor answers `O` and then

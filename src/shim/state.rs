@@ -22,8 +22,6 @@
 //! wrote the exit record — or when it was killed, in which case there is no
 //! record and the exit status is *unknown* (never invented).
 
-pub mod attach;
-
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -32,10 +30,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::runc::{absolute, ContainerId, Runc, Termination};
+use crate::runtime::{absolute, ContainerId, Runtime, Termination};
 
 /// The directory holding every container's monitor state for `runc`'s root.
-pub fn base_dir(runc: &Runc) -> PathBuf {
+pub fn base_dir(runc: &Runtime) -> PathBuf {
     let root = match &runc.root {
         Some(root) => PathBuf::from(absolute(root)),
         None => default_root(&runc.binary),
@@ -82,7 +80,7 @@ impl ExitRecord {
         ExitRecord {
             code,
             signal,
-            at: crate::runc::types::rfc3339_nano(&chrono::Utc::now()),
+            at: crate::runtime::types::rfc3339_nano(&chrono::Utc::now()),
         }
     }
 
@@ -162,7 +160,7 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    pub fn of(runc: &Runc, id: &ContainerId) -> StateDir {
+    pub fn of(runc: &Runtime, id: &ContainerId) -> StateDir {
         StateDir {
             path: base_dir(runc).join(id.as_str()),
         }
@@ -308,14 +306,14 @@ mod tests {
 
     #[test]
     fn state_lives_beside_the_root_never_inside() {
-        let runc = Runc {
+        let runc = Runtime {
             root: Some("/run/runc".into()),
-            ..Runc::default()
+            ..Runtime::default()
         };
         assert_eq!(base_dir(&runc), Path::new("/run/runc.ocictl"));
-        let runc = Runc {
+        let runc = Runtime {
             root: Some("/tmp/t/root/".into()),
-            ..Runc::default()
+            ..Runtime::default()
         };
         assert_eq!(base_dir(&runc), Path::new("/tmp/t/root.ocictl"));
     }

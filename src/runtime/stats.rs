@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::argv::Args;
 use super::error::Result;
 use super::id::ContainerId;
-use super::Runc;
+use super::Runtime;
 
 /// Fields a type does not name, kept as they came.
 pub type Extra = Map<String, Value>;
@@ -590,7 +590,7 @@ pub fn cpu_percent(before: &Stats, after: &Stats, elapsed: std::time::Duration) 
 /// A stats sample and the instant it arrived.
 pub type Sampled = (Stats, std::time::Instant);
 
-impl Runc {
+impl Runtime {
     /// `runc events --stats ID`: one snapshot of the container's usage.
     pub fn stats(&self, id: &ContainerId) -> Result<Stats> {
         self.require(super::Feature::Events)?;

@@ -9,7 +9,7 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxRes
 use super::argv::Args;
 use super::error::{Error, Result};
 use super::id::ContainerId;
-use super::Runc;
+use super::Runtime;
 
 /// The limits runc's `update` flags set; `None` leaves a value unchanged.
 /// Sizes are bytes, -1 for unlimited.
@@ -109,7 +109,7 @@ impl UpdateOpts {
     }
 }
 
-impl Runc {
+impl Runtime {
     /// `runc update --resources - ID` with the resources as JSON on stdin.
     pub fn update(&self, id: &ContainerId, opts: &UpdateOpts) -> Result<()> {
         let json = serde_json::to_vec(&opts.resources)

@@ -2,10 +2,10 @@
 //! process of its own. `create` and `run -d` start it by default; it runs
 //! the runtime itself, so the container's init is re-parented to it when
 //! the runtime exits, reaps that init, and records how it ended (see
-//! [`crate::monitor`] for the state directory it writes).
+//! [`crate::shim::state`] for the state directory it writes).
 //!
 //! Life of a monitor:
-//! 1. The caller ([`Runc::create_monitored`], [`Runc::run_monitored`]) makes
+//! 1. The caller ([`Runtime::create_monitored`], [`Runtime::run_monitored`]) makes
 //!    a private staging directory beside the runtime's root and starts
 //!    `ocictl monitor --fd N` through a double fork (`setsid`, so its own
 //!    session; the caller reaps the short-lived middle process). It sends the
@@ -51,11 +51,12 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use super::argv::{absolute, Args};
-use super::console::ConsoleSocket;
-use super::error::{Argv, Error, Result, Termination};
-use super::{process, ContainerId, CreateOpts, LogFormat, RunOpts, Runc};
-use crate::monitor::{attach, base_dir, try_flock, ExitRecord, Meta, StateDir};
+use crate::runtime::ConsoleSocket;
+use crate::runtime::{absolute, Args};
+use crate::runtime::{process, ContainerId, CreateOpts, LogFormat, RunOpts, Runtime};
+use crate::runtime::{Argv, Error, Result, Termination};
+use crate::shim::attach;
+use crate::shim::state::{base_dir, try_flock, ExitRecord, Meta, StateDir};
 use crate::signal::Signal;
 use crate::tty::{self, SignalPipe};
 
@@ -109,7 +110,7 @@ struct Globals {
 }
 
 impl Globals {
-    fn of(r: &Runc) -> Globals {
+    fn of(r: &Runtime) -> Globals {
         let os = |p: &Option<PathBuf>| p.as_ref().map(|p| p.clone().into_os_string());
         Globals {
             binary: r.binary.clone().into_os_string(),
@@ -133,8 +134,8 @@ impl Globals {
         }
     }
 
-    fn runc(self) -> Runc {
-        Runc {
+    fn runc(self) -> Runtime {
+        Runtime {
             binary: self.binary.into(),
             root: self.root.map(Into::into),
             debug: self.debug,
@@ -241,7 +242,7 @@ impl Report {
     }
 }
 
-impl Runc {
+impl Runtime {
     /// `runc create` under a monitor (see the module docs). Returns once
     /// the container is created, or with the runtime's own error.
     pub fn create_monitored(
@@ -713,7 +714,7 @@ impl Monitor {
                 stderr_file.as_mut(),
             )));
         }
-        let init = match super::read_pid_file(Path::new(&job.pid_file)) {
+        let init = match crate::runtime::read_pid_file(Path::new(&job.pid_file)) {
             Ok(pid) => Pid::from_raw(pid),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&staging);

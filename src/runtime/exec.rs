@@ -13,7 +13,7 @@ use oci_spec::runtime::Process;
 use super::argv::Args;
 use super::error::{Error, Result, Termination};
 use super::id::ContainerId;
-use super::Runc;
+use super::Runtime;
 
 /// What to run in the container.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +63,7 @@ pub struct ExecOpts {
 
 impl ExecOpts {
     /// The flags, in runc's help order; the process (`--process FILE` or the
-    /// trailing command) is added by [`Runc::exec`].
+    /// trailing command) is added by [`Runtime::exec`].
     pub(crate) fn push_args(&self, args: &mut Args) {
         args.path("console-socket", self.console_socket.as_deref())
             .value("cwd", self.cwd.as_deref())
@@ -151,7 +151,7 @@ impl SpecFile {
     }
 }
 
-impl Runc {
+impl Runtime {
     /// The argv `exec` runs, and the temporary spec file that must live
     /// while it runs.
     fn exec_args(&self, id: &ContainerId, opts: &ExecOpts) -> Result<(Args, Option<SpecFile>)> {
@@ -193,7 +193,7 @@ impl Runc {
     }
 
     /// `exec` of a process with a terminal in the foreground: ocictl
-    /// receives the pty and relays it (see [`Runc::run_with_terminal`]).
+    /// receives the pty and relays it (see [`Runtime::run_with_terminal`]).
     pub fn exec_terminal(&self, id: &ContainerId, opts: &ExecOpts) -> Result<Termination> {
         let mut opts = opts.clone();
         let pid_file = opts.pid_file.take();
@@ -235,7 +235,7 @@ mod tests {
             console_socket: Some("/run/c.sock".into()),
         };
         let id: ContainerId = "c1".parse().unwrap();
-        let argv = Runc::default().exec_argv(&id, &opts).unwrap();
+        let argv = Runtime::default().exec_argv(&id, &opts).unwrap();
         assert_eq!(
             argv.to_string(),
             "runc exec --console-socket /run/c.sock --cwd /tmp --env 'A=***' --env 'B=***' --tty \

@@ -25,7 +25,7 @@ use super::error::{Argv, Error, Result, Termination};
 use super::id::ContainerId;
 use super::stats::Stats;
 use super::types::Status;
-use super::Runc;
+use super::Runtime;
 
 /// One event from the runtime.
 #[derive(Debug, Clone, PartialEq)]
@@ -401,7 +401,7 @@ fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-impl Runc {
+impl Runtime {
     /// `runc events [--interval D] ID`, followed until the container's init
     /// exits. Fails at once when the container does not exist or is not
     /// running; a zero interval is refused.

@@ -5,8 +5,8 @@
 //! Detection costs nothing in the common case: the binary's file name
 //! (`runc`, `crun`, `youki`, or a symlink to one of them) decides. Only an
 //! unknown name is asked `--version`, once per process, and only by the
-//! operations where the answer matters ([`Runc::flavor`]); the others use
-//! the free guess ([`Runc::flavor_hint`]) and parsers that accept every
+//! operations where the answer matters ([`Runtime::flavor`]); the others use
+//! the free guess ([`Runtime::flavor_hint`]) and parsers that accept every
 //! runtime's shape.
 //!
 //! | difference                  | runc / other        | crun 1.8.1          | youki 0.7.0                                   |
@@ -37,7 +37,7 @@ use super::argv::Args;
 use super::error::{Error, Result};
 use super::stats::Stats;
 use super::types::{Container, Status, Version};
-use super::Runc;
+use super::Runtime;
 
 /// A runtime family ocictl knows the differences of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -295,7 +295,7 @@ fn rootfs_of(bundle: &Path) -> Option<PathBuf> {
 /// Flavors learnt from `--version`, per binary, for this process.
 static DETECTED: Mutex<Option<HashMap<PathBuf, Flavor>>> = Mutex::new(None);
 
-impl Runc {
+impl Runtime {
     /// The flavor from the binary's name alone: free, and right for every
     /// runtime installed under its own name. `Other` when the name is unknown.
     pub fn flavor_hint(&self) -> Flavor {

@@ -1,4 +1,4 @@
-//! The runc driver: go-runc's counterpart. [`Runc`] holds the global options,
+//! The runc driver: go-runc's counterpart. [`Runtime`] holds the global options,
 //! builds each operation's argv, runs the runtime and parses what it returns.
 //! It never prints; callers render its typed results.
 
@@ -13,7 +13,6 @@ pub mod exit_code;
 pub mod flavor;
 mod id;
 pub mod log;
-pub mod monitor;
 mod opts;
 mod pidfile;
 pub mod process;
@@ -36,7 +35,6 @@ pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, Restor
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};
-pub use monitor::{MonitorOpts, Monitored};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
@@ -67,7 +65,7 @@ pub enum LogFormat {
 /// order: `--root --debug --log --log-format --systemd-cgroup --rootless=
 /// --criu`, then `extra_args`, then the subcommand.
 #[derive(Debug, Clone)]
-pub struct Runc {
+pub struct Runtime {
     /// The runtime binary: a name looked up on PATH, or a path.
     pub binary: PathBuf,
     pub root: Option<PathBuf>,
@@ -91,9 +89,9 @@ pub struct Runc {
     pub timeout: Option<Duration>,
 }
 
-impl Default for Runc {
+impl Default for Runtime {
     fn default() -> Self {
-        Runc {
+        Runtime {
             binary: "runc".into(),
             root: None,
             debug: false,
@@ -111,13 +109,13 @@ impl Default for Runc {
     }
 }
 
-impl Runc {
+impl Runtime {
     /// The full argv for a subcommand: binary, global flags, then `args`.
     pub fn argv(&self, args: Args) -> Argv {
         self.argv_with_log(args, None)
     }
 
-    fn argv_with_log(&self, args: Args, private_log: Option<&Path>) -> Argv {
+    pub(crate) fn argv_with_log(&self, args: Args, private_log: Option<&Path>) -> Argv {
         let mut argv: Vec<OsString> = vec![self.binary.clone().into_os_string()];
         if let Some(root) = &self.root {
             argv.push("--root".into());
@@ -164,7 +162,7 @@ impl Runc {
         Argv(argv)
     }
 
-    fn command(&self, argv: &Argv) -> Command {
+    pub(crate) fn command(&self, argv: &Argv) -> Command {
         tracing::debug!(argv = %argv, "running the runtime");
         let mut cmd = Command::new(&argv.0[0]);
         cmd.args(&argv.0[1..]);
