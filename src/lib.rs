@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod checkpoint_store;
 pub mod duration;
 pub mod runtime;
+pub mod secure_dir;
 pub mod shim;
 pub mod signal;
 pub mod size;

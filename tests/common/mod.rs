@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
+pub mod attacker;
+
 /// The ocictl binary under test, with no OCICTL_* settings from outside.
 pub fn ocictl() -> Command {
     let mut cmd = Command::cargo_bin("ocictl").expect("the ocictl binary is built");
