@@ -260,6 +260,7 @@ pub struct EventStream {
     pid: i32,
     stop: Option<Arc<AtomicBool>>,
     argv: Argv,
+    flavor: super::Flavor,
     last_check: Instant,
     ended: Option<StreamEnd>,
 }
@@ -361,12 +362,12 @@ impl EventStream {
                                 &self.stderr.lock().unwrap_or_else(|p| p.into_inner()),
                             )
                             .into_owned();
-                            Err(Error::Failed {
-                                argv: self.argv.clone(),
+                            Err(self.flavor.failure(
+                                self.argv.clone(),
                                 status,
-                                message: super::log::error_message(&stderr),
-                                stderr,
-                            })
+                                &stderr,
+                                stderr.clone(),
+                            ))
                         }
                         _ => Ok(None),
                     };
@@ -486,6 +487,7 @@ impl Runtime {
             pid: state.pid,
             stop: None,
             argv,
+            flavor,
             last_check: Instant::now(),
             ended: None,
         })

@@ -34,7 +34,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::argv::Args;
-use super::error::{Error, Result};
+use super::error::{Argv, Error, ErrorKind, Result, Termination};
 use super::stats::Stats;
 use super::types::{Container, Status, Version};
 use super::Runtime;
@@ -263,6 +263,80 @@ impl Flavor {
             // messages when RUST_BACKTRACE is set.
             Flavor::Youki | Flavor::Other => &[("RUST_BACKTRACE", "0")],
             Flavor::Runc | Flavor::Crun => &[],
+        }
+    }
+
+    /// What a failure means, from the runtime's message and everything it
+    /// wrote (youki puts the state in its log lines, not in the message).
+    /// Checked against every runtime's fixtures (tests/fixtures/*/*.stderr).
+    pub fn classify(self, message: &str, text: &str) -> ErrorKind {
+        let m = message.to_ascii_lowercase();
+        let all = text.to_ascii_lowercase();
+        let has = |s: &str| m.contains(s) || all.contains(s);
+        match self {
+            Flavor::Youki => {
+                if has("does not exist") {
+                    ErrorKind::NotFound
+                } else if has("already exists") {
+                    ErrorKind::AlreadyExists
+                } else if has("delete requires the container state to be stopped") {
+                    ErrorKind::NotStopped
+                } else if has("cannot resume container status=running") {
+                    ErrorKind::NotPaused
+                } else if has("cannot start container due to incorrect state status=running") {
+                    ErrorKind::AlreadyRunning
+                } else if has("cannot start container due to incorrect state status=stopped") {
+                    ErrorKind::HasStopped
+                } else if has("status=stopped") || has("is not running") {
+                    ErrorKind::NotRunning
+                } else if has("read-only file system") {
+                    ErrorKind::ReadOnlyRoot
+                } else {
+                    ErrorKind::Other
+                }
+            }
+            // runc's wording (libcontainer's errors); crun's where it
+            // differs; another runtime in runc's dialect.
+            Flavor::Runc | Flavor::Crun | Flavor::Other => {
+                if m.contains("container does not exist")
+                    || (m.contains("error opening file")
+                        && m.ends_with("/status`: no such file or directory"))
+                {
+                    ErrorKind::NotFound
+                } else if m.contains("container with id exists") || m.contains("already exists") {
+                    ErrorKind::AlreadyExists
+                } else if m.contains("that is not stopped") || m.contains("is not stopped") {
+                    ErrorKind::NotStopped
+                } else if m.contains("not paused") {
+                    ErrorKind::NotPaused
+                } else if m.contains("already running") {
+                    ErrorKind::AlreadyRunning
+                } else if m.contains("that has stopped") {
+                    ErrorKind::HasStopped
+                } else if m.contains("not running") {
+                    ErrorKind::NotRunning
+                } else if m.contains("read-only file system") {
+                    ErrorKind::ReadOnlyRoot
+                } else if m.starts_with("stat ") && m.ends_with("no such file or directory") {
+                    ErrorKind::Vanished
+                } else {
+                    ErrorKind::Other
+                }
+            }
+        }
+    }
+
+    /// The error for a runtime that ran and failed: its message out of
+    /// `text` (stderr or log), classified.
+    pub fn failure(self, argv: Argv, status: Termination, text: &str, stderr: String) -> Error {
+        let message = self.error_message(text);
+        let kind = self.classify(&message, text);
+        Error::Failed {
+            argv,
+            status,
+            kind,
+            message,
+            stderr,
         }
     }
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 pub use argv::{absolute, Args};
 pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
 pub use console::{Console, ConsoleSocket, NoConsole};
-pub use error::{Argv, Error, Result, Termination};
+pub use error::{Argv, Error, ErrorKind, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
@@ -213,12 +213,9 @@ impl Runtime {
         )?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
-            return Err(Error::Failed {
-                message: self.flavor_hint().error_message(&stderr),
-                status: captured.status,
-                stderr,
-                argv,
-            });
+            return Err(self
+                .flavor_hint()
+                .failure(argv, captured.status, &stderr, stderr.clone()));
         }
         Ok(captured)
     }
@@ -242,19 +239,15 @@ impl Runtime {
         tracing::debug!(%status, "runtime finished");
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
-            let message = self.flavor_hint().error_message(&text);
             // A foreground container's own non-zero exit is not a runtime
             // error: runc logs an error record only when it failed itself.
             let runtime_failed = text.lines().filter_map(log::parse_log_line).any(|r| {
                 r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
             });
             if runtime_failed {
-                return Err(Error::Failed {
-                    argv,
-                    status,
-                    message,
-                    stderr: String::new(),
-                });
+                return Err(self
+                    .flavor_hint()
+                    .failure(argv, status, &text, String::new()));
             }
         }
         Ok(status)
@@ -316,11 +309,7 @@ impl Runtime {
         let mut attempt = 1;
         loop {
             match self.list_once() {
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && e.runtime_message()
-                            .is_some_and(|m| m.contains("no such file or directory")) =>
-                {
+                Err(e) if attempt < ATTEMPTS && e.kind() == Some(ErrorKind::Vanished) => {
                     tracing::debug!(error = %e, attempt, "a container vanished while listing; again");
                     attempt += 1;
                 }
@@ -391,12 +380,7 @@ impl Runtime {
         let argv = self.argv(args.clone());
         match self.run_inherited(args)? {
             status if status.success() => Ok(()),
-            status => Err(Error::Failed {
-                argv,
-                status,
-                message: String::new(),
-                stderr: String::new(),
-            }),
+            status => Err(self.flavor_hint().failure(argv, status, "", String::new())),
         }
     }
 

@@ -283,6 +283,7 @@ impl PrivateLog {
 /// from the private log when there is one, else from what it wrote to the
 /// private `stderr` file.
 pub(crate) fn detached_failure(
+    flavor: super::Flavor,
     argv: Argv,
     status: Termination,
     private_log: Option<&mut PrivateLog>,
@@ -294,16 +295,12 @@ pub(crate) fn detached_failure(
         let _ = f.read_to_string(&mut text);
     }
     let log_text = private_log.map(|l| l.contents()).unwrap_or_default();
-    let mut message = super::log::error_message(&log_text);
-    if message.is_empty() {
-        message = super::log::error_message(&text);
-    }
-    Error::Failed {
-        argv,
-        status,
-        message,
-        stderr: text,
-    }
+    let source = if flavor.error_message(&log_text).is_empty() {
+        &text
+    } else {
+        &log_text
+    };
+    flavor.failure(argv, status, &source.clone(), text)
 }
 
 #[cfg(test)]

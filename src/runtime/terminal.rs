@@ -149,6 +149,7 @@ impl Runtime {
         let runtime_failed = session.runc_status.filter(|s| !s.success());
         if let Some(status) = runtime_failed {
             return Err(process::detached_failure(
+                self.flavor_hint(),
                 argv,
                 status,
                 private_log.as_mut(),
