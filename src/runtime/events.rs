@@ -431,12 +431,11 @@ impl Runtime {
         let pidfd = pidfd_open(state.pid);
         let mut args = Args::subcommand("events");
         args.value("interval", interval).arg(id);
-        let argv = self.argv(args);
-        let mut cmd = self.command(&argv);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = super::process::spawn(cmd, &argv, &self.binary)?;
+        let super::process::Launched { mut child, argv } = self.launch(args, None, |cmd| {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::sync_channel(64);

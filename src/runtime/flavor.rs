@@ -28,9 +28,7 @@
 //! | global `--criu`             | yes                 | no                  | no                                            |
 //! | global `--rootless`         | yes                 | yes                 | no                                            |
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::argv::Args;
@@ -366,8 +364,9 @@ fn rootfs_of(bundle: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Flavors learnt from `--version`, per binary, for this process.
-static DETECTED: Mutex<Option<HashMap<PathBuf, Flavor>>> = Mutex::new(None);
+/// The flavor learnt from `--version`, for the one runtime binary a
+/// process talks to.
+static DETECTED: std::sync::OnceLock<(PathBuf, Flavor)> = std::sync::OnceLock::new();
 
 impl Runtime {
     /// The flavor from the binary's name alone: free, and right for every
@@ -384,25 +383,17 @@ impl Runtime {
         if hint != Flavor::Other {
             return hint;
         }
-        let cached = DETECTED
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|m| m.get(&self.binary).copied());
-        if let Some(f) = cached {
-            return f;
+        if let Some((binary, flavor)) = DETECTED.get() {
+            if *binary == self.binary {
+                return *flavor;
+            }
         }
-        // Not holding the lock: asking the version runs the runtime.
         let detected = self
             .version()
             .map(|v| Flavor::from_version(&v))
             .unwrap_or(Flavor::Other);
         tracing::debug!(binary = %self.binary.display(), ?detected, "runtime detected from --version");
-        DETECTED
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(HashMap::new)
-            .insert(self.binary.clone(), detected);
+        let _ = DETECTED.set((self.binary.clone(), detected));
         detected
     }
 

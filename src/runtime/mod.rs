@@ -16,6 +16,7 @@ pub mod log;
 mod opts;
 mod pidfile;
 pub mod process;
+pub mod reap;
 pub mod stats;
 mod terminal;
 mod top;
@@ -177,19 +178,15 @@ impl Runtime {
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
         }
-        let pdeath = self.pdeath_signal.map(Signal::number);
-        let setpgid = self.setpgid;
-        if pdeath.is_some() || setpgid {
-            // SAFETY: only async-signal-safe calls (prctl, setpgid) between
-            // fork and exec.
+        if self.setpgid {
+            cmd.process_group(0);
+        }
+        if let Some(sig) = self.pdeath_signal.map(Signal::number) {
+            // SAFETY: prctl is async-signal-safe: fine between fork and exec.
+            // (libc's, not nix's: real-time signals have no nix `Signal`.)
             unsafe {
                 cmd.pre_exec(move || {
-                    if let Some(sig) = pdeath {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
-                    if setpgid && libc::setpgid(0, 0) != 0 {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
@@ -199,18 +196,31 @@ impl Runtime {
         cmd
     }
 
+    /// The one way a runtime process is started, whatever its stdio
+    /// (captured, inherited, a terminal session, the shim): the global flags
+    /// are checked against the runtime, the argv built (with `private_log`
+    /// as `--log` when given), the environment and process attributes
+    /// applied, then `wire` sets stdio and whatever else the caller needs.
+    pub(crate) fn launch(
+        &self,
+        args: Args,
+        private_log: Option<&Path>,
+        wire: impl FnOnce(&mut Command),
+    ) -> Result<process::Launched> {
+        self.check_global_flags()?;
+        let argv = self.argv_with_log(args, private_log);
+        let mut cmd = self.command(&argv);
+        wire(&mut cmd);
+        let child = process::spawn(cmd, &argv, &self.binary)?;
+        Ok(process::Launched { child, argv })
+    }
+
     /// Run a subcommand that owes a prompt answer, capturing its output.
     /// Fails with the runtime's own message when it exits non-zero.
     pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
-        self.check_global_flags()?;
-        let argv = self.argv(args);
-        let captured = process::capture(
-            self.command(&argv),
-            &argv,
-            &self.binary,
-            stdin,
-            self.timeout,
-        )?;
+        let launched = self.launch(args, None, |cmd| process::wire_captured(cmd, stdin))?;
+        let argv = launched.argv.clone();
+        let captured = process::capture(launched, stdin, self.timeout)?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
             return Err(self
@@ -226,16 +236,16 @@ impl Runtime {
     /// asked for no log of their own. Returns how the runtime ended: for a
     /// foreground `run` or `exec`, that is the container process's status.
     pub fn run_inherited(&self, args: Args) -> Result<Termination> {
-        self.check_global_flags()?;
         let mut private_log = if self.log.is_none() && !self.debug {
             Some(process::PrivateLog::new()?)
         } else {
             None
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let argv = self.argv_with_log(args, log_path.as_deref());
-        let status =
-            process::run_inherited(self.command(&argv), &argv, &self.binary, self.setpgid)?;
+        let proxy = process::SignalProxy::install()?;
+        let launched = self.launch(args, log_path.as_deref(), |_| {})?;
+        let argv = launched.argv.clone();
+        let status = proxy.run(launched, self.setpgid)?;
         tracing::debug!(%status, "runtime finished");
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
