@@ -95,6 +95,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::zombie_processes)] // reaped by pid, through this module
     fn statuses_of_real_children() {
         let child = std::process::Command::new("sh")
             .args(["-c", "exit 7"])
