@@ -110,11 +110,13 @@ fn without_log_hint(err: runtime::Error) -> runtime::Error {
         runtime::Error::Failed {
             argv,
             status,
+            kind,
             message,
             stderr,
         } => runtime::Error::Failed {
             argv,
             status,
+            kind,
             message: message
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("log file:"))
@@ -565,6 +567,7 @@ pub fn restore(
                     runc.argv(args)
                 },
                 status,
+                kind: runtime::ErrorKind::Other,
                 message: String::new(),
                 stderr: String::new(),
             },

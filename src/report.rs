@@ -46,28 +46,26 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     exit_code::FAILURE
 }
 
-/// A next step for errors with a well-known cause.
+/// A next step for errors with a well-known cause, keyed on what the
+/// runtime's failure means (its [`runtime::ErrorKind`]), never its wording.
 fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    let message = err
+    use runtime::ErrorKind::*;
+    let kind = err
         .chain()
         .find_map(|c| c.downcast_ref::<runtime::Error>())
-        .and_then(runtime::Error::runtime_message)?;
-    if message.contains("does not exist") {
-        Some("`ocictl list` shows the containers under this --root")
-    } else if message.contains("not stopped") {
-        Some("stop it first (`ocictl kill ID KILL`), or use `ocictl delete --force ID`")
-    } else if message.contains("not paused") {
-        Some("the container is not paused; `ocictl state ID` shows its status")
-    } else if message.contains("not running") || message.contains("that has stopped") {
-        Some("the container is not running; `ocictl state ID` shows its status")
-    } else if message.contains("already running") {
-        Some("the container is already running")
-    } else if message.contains("read-only file system") {
-        Some("the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable")
-    } else if message.contains("container with id exists") || message.contains("already exists") {
-        Some("choose another ID, or `ocictl delete ID` the old container first")
-    } else {
-        None
+        .and_then(runtime::Error::kind)?;
+    match kind {
+        NotFound => Some("`ocictl list` shows the containers under this --root"),
+        NotStopped => {
+            Some("stop it first (`ocictl kill ID KILL`), or use `ocictl delete --force ID`")
+        }
+        NotPaused => Some("the container is not paused; `ocictl state ID` shows its status"),
+        NotRunning => Some("the container is not running; `ocictl state ID` shows its status"),
+        HasStopped => Some("its process has ended: `ocictl delete ID`, then create it again"),
+        AlreadyRunning => Some("the container is already running"),
+        ReadOnlyRoot => Some("the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable"),
+        AlreadyExists => Some("choose another ID, or `ocictl delete ID` the old container first"),
+        Vanished | Other => None,
     }
 }
 

@@ -318,3 +318,112 @@ fn crun_error_texts() {
         .error_message(&text("crun-1.8.1/create-missing-bundle.stderr"))
         .contains("No such file or directory"));
 }
+
+/// Every runtime's real error output (captured in tests/fixtures) is
+/// classified into the kind callers act on, whatever its wording.
+#[test]
+fn error_kinds_from_every_runtimes_fixtures() {
+    use ocictl::runtime::ErrorKind;
+    let cases: &[(Flavor, &str, ErrorKind)] = &[
+        (
+            Flavor::Runc,
+            "runc-1.1.5/state-unknown",
+            ErrorKind::NotFound,
+        ),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/state-unknown-logtext",
+            ErrorKind::NotFound,
+        ),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/delete-running",
+            ErrorKind::NotStopped,
+        ),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/pause-stopped",
+            ErrorKind::NotRunning,
+        ),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/resume-running",
+            ErrorKind::NotPaused,
+        ),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/start-running",
+            ErrorKind::AlreadyRunning,
+        ),
+        (Flavor::Runc, "runc-1.1.5/create-bad-json", ErrorKind::Other),
+        (
+            Flavor::Runc,
+            "runc-1.1.5/kill-bogus-signal",
+            ErrorKind::Other,
+        ),
+        (
+            Flavor::Crun,
+            "crun-1.8.1/state-unknown",
+            ErrorKind::NotFound,
+        ),
+        (Flavor::Crun, "crun-1.8.1/create", ErrorKind::Other),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/state-unknown",
+            ErrorKind::NotFound,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/state-unknown-backtrace",
+            ErrorKind::NotFound,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/create-existing",
+            ErrorKind::AlreadyExists,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/delete-running",
+            ErrorKind::NotStopped,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/pause-stopped",
+            ErrorKind::NotRunning,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/resume-running",
+            ErrorKind::NotPaused,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/start-running",
+            ErrorKind::AlreadyRunning,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/events-stopped",
+            ErrorKind::NotRunning,
+        ),
+        (
+            Flavor::Youki,
+            "youki-0.7.0/create-bad-json",
+            ErrorKind::Other,
+        ),
+    ];
+    for (flavor, name, want) in cases {
+        let path = common::fixture(&format!("{name}.stderr"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let message = flavor.error_message(&text);
+        assert_eq!(
+            flavor.classify(&message, &text),
+            *want,
+            "{name}: message {message:?}"
+        );
+    }
+    // The listing race of runc 1.1 (a container deleted while listed).
+    let race = "stat /run/runc/x: no such file or directory";
+    assert_eq!(Flavor::Runc.classify(race, race), ErrorKind::Vanished);
+}

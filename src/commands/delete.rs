@@ -31,10 +31,7 @@ impl Delete {
         let state = StateDir::of(&ctx.runc, &self.id);
         if let Err(e) = ctx.runc.delete(&self.id, &opts) {
             // The container is gone but a stale monitor state is left.
-            if e.runtime_message()
-                .is_some_and(|m| m.contains("does not exist"))
-                && !state.monitor_alive()
-            {
+            if e.kind() == Some(ocictl::runtime::ErrorKind::NotFound) && !state.monitor_alive() {
                 let _ = state.remove(MONITOR_GRACE);
             }
             return Err(e).with_context(|| format!("cannot delete container {}", self.id));

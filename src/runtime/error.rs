@@ -136,6 +136,35 @@ impl fmt::Display for Termination {
     }
 }
 
+/// What a runtime's failure means, whichever runtime said it: callers
+/// decide on kinds (a hint, a retry, "already gone is fine"), never on the
+/// runtime's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No container has that ID.
+    NotFound,
+    /// A container with that ID exists already.
+    AlreadyExists,
+    /// The operation needs a stopped container (delete of a live one).
+    NotStopped,
+    /// The operation needs a running container (pause, kill, exec…).
+    NotRunning,
+    /// `start` of a container whose process has ended.
+    HasStopped,
+    /// The operation needs a paused container (resume).
+    NotPaused,
+    /// `start` of a container that runs already.
+    AlreadyRunning,
+    /// The runtime's state root is on a read-only file system.
+    ReadOnlyRoot,
+    /// A container was deleted while the runtime read the root (a listing
+    /// race, worth another try).
+    Vanished,
+    /// Anything else: the message says what.
+    Other,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The runtime binary is not on PATH or does not exist.
@@ -158,6 +187,9 @@ pub enum Error {
     Failed {
         argv: Argv,
         status: Termination,
+        /// What the failure means, classified once from the runtime's words
+        /// ([`super::Flavor::classify`]).
+        kind: ErrorKind,
         /// The runtime's own error message, extracted from its log or stderr.
         message: String,
         /// Everything the runtime wrote to stderr, unmodified.
@@ -244,10 +276,19 @@ impl Error {
         }
     }
 
-    /// The runtime's message when it failed, for matching (e.g. "does not exist").
+    /// The runtime's own message when it ran and failed (for showing).
     pub fn runtime_message(&self) -> Option<&str> {
         match self {
             Error::Failed { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// What the runtime's failure means; `None` when the runtime did not
+    /// run and fail (not found, timed out, bad output…).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Failed { kind, .. } => Some(*kind),
             _ => None,
         }
     }
@@ -291,6 +332,7 @@ mod tests {
         let e = Error::Failed {
             argv: argv(&["runc", "--root", "/r", "run", "x"]),
             status: Termination::Exited(1),
+            kind: ErrorKind::ReadOnlyRoot,
             message: "runc run failed: mkdir /r/x: read-only file system".into(),
             stderr: String::new(),
         };

@@ -260,6 +260,7 @@ pub struct EventStream {
     pid: i32,
     stop: Option<Arc<AtomicBool>>,
     argv: Argv,
+    flavor: super::Flavor,
     last_check: Instant,
     ended: Option<StreamEnd>,
 }
@@ -361,12 +362,12 @@ impl EventStream {
                                 &self.stderr.lock().unwrap_or_else(|p| p.into_inner()),
                             )
                             .into_owned();
-                            Err(Error::Failed {
-                                argv: self.argv.clone(),
+                            Err(self.flavor.failure(
+                                self.argv.clone(),
                                 status,
-                                message: super::log::error_message(&stderr),
-                                stderr,
-                            })
+                                &stderr,
+                                stderr.clone(),
+                            ))
                         }
                         _ => Ok(None),
                     };
@@ -430,12 +431,11 @@ impl Runtime {
         let pidfd = pidfd_open(state.pid);
         let mut args = Args::subcommand("events");
         args.value("interval", interval).arg(id);
-        let argv = self.argv(args);
-        let mut cmd = self.command(&argv);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = super::process::spawn(cmd, &argv, &self.binary)?;
+        let super::process::Launched { mut child, argv } = self.launch(args, None, |cmd| {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        })?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::sync_channel(64);
@@ -486,6 +486,7 @@ impl Runtime {
             pid: state.pid,
             stop: None,
             argv,
+            flavor,
             last_check: Instant::now(),
             ended: None,
         })

@@ -28,13 +28,11 @@
 //! | global `--criu`             | yes                 | no                  | no                                            |
 //! | global `--rootless`         | yes                 | yes                 | no                                            |
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::argv::Args;
-use super::error::{Error, Result};
+use super::error::{Argv, Error, ErrorKind, Result, Termination};
 use super::stats::Stats;
 use super::types::{Container, Status, Version};
 use super::Runtime;
@@ -266,6 +264,80 @@ impl Flavor {
         }
     }
 
+    /// What a failure means, from the runtime's message and everything it
+    /// wrote (youki puts the state in its log lines, not in the message).
+    /// Checked against every runtime's fixtures (tests/fixtures/*/*.stderr).
+    pub fn classify(self, message: &str, text: &str) -> ErrorKind {
+        let m = message.to_ascii_lowercase();
+        let all = text.to_ascii_lowercase();
+        let has = |s: &str| m.contains(s) || all.contains(s);
+        match self {
+            Flavor::Youki => {
+                if has("does not exist") {
+                    ErrorKind::NotFound
+                } else if has("already exists") {
+                    ErrorKind::AlreadyExists
+                } else if has("delete requires the container state to be stopped") {
+                    ErrorKind::NotStopped
+                } else if has("cannot resume container status=running") {
+                    ErrorKind::NotPaused
+                } else if has("cannot start container due to incorrect state status=running") {
+                    ErrorKind::AlreadyRunning
+                } else if has("cannot start container due to incorrect state status=stopped") {
+                    ErrorKind::HasStopped
+                } else if has("status=stopped") || has("is not running") {
+                    ErrorKind::NotRunning
+                } else if has("read-only file system") {
+                    ErrorKind::ReadOnlyRoot
+                } else {
+                    ErrorKind::Other
+                }
+            }
+            // runc's wording (libcontainer's errors); crun's where it
+            // differs; another runtime in runc's dialect.
+            Flavor::Runc | Flavor::Crun | Flavor::Other => {
+                if m.contains("container does not exist")
+                    || (m.contains("error opening file")
+                        && m.ends_with("/status`: no such file or directory"))
+                {
+                    ErrorKind::NotFound
+                } else if m.contains("container with id exists") || m.contains("already exists") {
+                    ErrorKind::AlreadyExists
+                } else if m.contains("that is not stopped") || m.contains("is not stopped") {
+                    ErrorKind::NotStopped
+                } else if m.contains("not paused") {
+                    ErrorKind::NotPaused
+                } else if m.contains("already running") {
+                    ErrorKind::AlreadyRunning
+                } else if m.contains("that has stopped") {
+                    ErrorKind::HasStopped
+                } else if m.contains("not running") {
+                    ErrorKind::NotRunning
+                } else if m.contains("read-only file system") {
+                    ErrorKind::ReadOnlyRoot
+                } else if m.starts_with("stat ") && m.ends_with("no such file or directory") {
+                    ErrorKind::Vanished
+                } else {
+                    ErrorKind::Other
+                }
+            }
+        }
+    }
+
+    /// The error for a runtime that ran and failed: its message out of
+    /// `text` (stderr or log), classified.
+    pub fn failure(self, argv: Argv, status: Termination, text: &str, stderr: String) -> Error {
+        let message = self.error_message(text);
+        let kind = self.classify(&message, text);
+        Error::Failed {
+            argv,
+            status,
+            kind,
+            message,
+            stderr,
+        }
+    }
+
     /// The runtime's own error message out of what it wrote (stderr or log).
     pub fn error_message(self, text: &str) -> String {
         match self {
@@ -292,8 +364,9 @@ fn rootfs_of(bundle: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Flavors learnt from `--version`, per binary, for this process.
-static DETECTED: Mutex<Option<HashMap<PathBuf, Flavor>>> = Mutex::new(None);
+/// The flavor learnt from `--version`, for the one runtime binary a
+/// process talks to.
+static DETECTED: std::sync::OnceLock<(PathBuf, Flavor)> = std::sync::OnceLock::new();
 
 impl Runtime {
     /// The flavor from the binary's name alone: free, and right for every
@@ -310,25 +383,17 @@ impl Runtime {
         if hint != Flavor::Other {
             return hint;
         }
-        let cached = DETECTED
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|m| m.get(&self.binary).copied());
-        if let Some(f) = cached {
-            return f;
+        if let Some((binary, flavor)) = DETECTED.get() {
+            if *binary == self.binary {
+                return *flavor;
+            }
         }
-        // Not holding the lock: asking the version runs the runtime.
         let detected = self
             .version()
             .map(|v| Flavor::from_version(&v))
             .unwrap_or(Flavor::Other);
         tracing::debug!(binary = %self.binary.display(), ?detected, "runtime detected from --version");
-        DETECTED
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(HashMap::new)
-            .insert(self.binary.clone(), detected);
+        let _ = DETECTED.set((self.binary.clone(), detected));
         detected
     }
 

@@ -16,6 +16,7 @@ pub mod log;
 mod opts;
 mod pidfile;
 pub mod process;
+pub mod reap;
 pub mod stats;
 mod terminal;
 mod top;
@@ -33,7 +34,7 @@ use std::time::Duration;
 pub use argv::{absolute, Args};
 pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
 pub use console::{Console, ConsoleSocket, NoConsole};
-pub use error::{Argv, Error, Result, Termination};
+pub use error::{Argv, Error, ErrorKind, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};
 pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
@@ -177,19 +178,15 @@ impl Runtime {
         if let Some(cwd) = &self.cwd {
             cmd.current_dir(cwd);
         }
-        let pdeath = self.pdeath_signal.map(Signal::number);
-        let setpgid = self.setpgid;
-        if pdeath.is_some() || setpgid {
-            // SAFETY: only async-signal-safe calls (prctl, setpgid) between
-            // fork and exec.
+        if self.setpgid {
+            cmd.process_group(0);
+        }
+        if let Some(sig) = self.pdeath_signal.map(Signal::number) {
+            // SAFETY: prctl is async-signal-safe: fine between fork and exec.
+            // (libc's, not nix's: real-time signals have no nix `Signal`.)
             unsafe {
                 cmd.pre_exec(move || {
-                    if let Some(sig) = pdeath {
-                        if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
-                    if setpgid && libc::setpgid(0, 0) != 0 {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
@@ -199,26 +196,36 @@ impl Runtime {
         cmd
     }
 
+    /// The one way a runtime process is started, whatever its stdio
+    /// (captured, inherited, a terminal session, the shim): the global flags
+    /// are checked against the runtime, the argv built (with `private_log`
+    /// as `--log` when given), the environment and process attributes
+    /// applied, then `wire` sets stdio and whatever else the caller needs.
+    pub(crate) fn launch(
+        &self,
+        args: Args,
+        private_log: Option<&Path>,
+        wire: impl FnOnce(&mut Command),
+    ) -> Result<process::Launched> {
+        self.check_global_flags()?;
+        let argv = self.argv_with_log(args, private_log);
+        let mut cmd = self.command(&argv);
+        wire(&mut cmd);
+        let child = process::spawn(cmd, &argv, &self.binary)?;
+        Ok(process::Launched { child, argv })
+    }
+
     /// Run a subcommand that owes a prompt answer, capturing its output.
     /// Fails with the runtime's own message when it exits non-zero.
     pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
-        self.check_global_flags()?;
-        let argv = self.argv(args);
-        let captured = process::capture(
-            self.command(&argv),
-            &argv,
-            &self.binary,
-            stdin,
-            self.timeout,
-        )?;
+        let launched = self.launch(args, None, |cmd| process::wire_captured(cmd, stdin))?;
+        let argv = launched.argv.clone();
+        let captured = process::capture(launched, stdin, self.timeout)?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
-            return Err(Error::Failed {
-                message: self.flavor_hint().error_message(&stderr),
-                status: captured.status,
-                stderr,
-                argv,
-            });
+            return Err(self
+                .flavor_hint()
+                .failure(argv, captured.status, &stderr, stderr.clone()));
         }
         Ok(captured)
     }
@@ -229,32 +236,28 @@ impl Runtime {
     /// asked for no log of their own. Returns how the runtime ended: for a
     /// foreground `run` or `exec`, that is the container process's status.
     pub fn run_inherited(&self, args: Args) -> Result<Termination> {
-        self.check_global_flags()?;
         let mut private_log = if self.log.is_none() && !self.debug {
             Some(process::PrivateLog::new()?)
         } else {
             None
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let argv = self.argv_with_log(args, log_path.as_deref());
-        let status =
-            process::run_inherited(self.command(&argv), &argv, &self.binary, self.setpgid)?;
+        let proxy = process::SignalProxy::install()?;
+        let launched = self.launch(args, log_path.as_deref(), |_| {})?;
+        let argv = launched.argv.clone();
+        let status = proxy.run(launched, self.setpgid)?;
         tracing::debug!(%status, "runtime finished");
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
-            let message = self.flavor_hint().error_message(&text);
             // A foreground container's own non-zero exit is not a runtime
             // error: runc logs an error record only when it failed itself.
             let runtime_failed = text.lines().filter_map(log::parse_log_line).any(|r| {
                 r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
             });
             if runtime_failed {
-                return Err(Error::Failed {
-                    argv,
-                    status,
-                    message,
-                    stderr: String::new(),
-                });
+                return Err(self
+                    .flavor_hint()
+                    .failure(argv, status, &text, String::new()));
             }
         }
         Ok(status)
@@ -316,11 +319,7 @@ impl Runtime {
         let mut attempt = 1;
         loop {
             match self.list_once() {
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && e.runtime_message()
-                            .is_some_and(|m| m.contains("no such file or directory")) =>
-                {
+                Err(e) if attempt < ATTEMPTS && e.kind() == Some(ErrorKind::Vanished) => {
                     tracing::debug!(error = %e, attempt, "a container vanished while listing; again");
                     attempt += 1;
                 }
@@ -391,12 +390,7 @@ impl Runtime {
         let argv = self.argv(args.clone());
         match self.run_inherited(args)? {
             status if status.success() => Ok(()),
-            status => Err(Error::Failed {
-                argv,
-                status,
-                message: String::new(),
-                stderr: String::new(),
-            }),
+            status => Err(self.flavor_hint().failure(argv, status, "", String::new())),
         }
     }
 

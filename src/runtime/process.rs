@@ -10,10 +10,15 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal as NixSignal};
-use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
 
 use super::error::{Argv, Error, Result, Termination};
+
+/// A runtime process just started, and the argv it was given.
+pub(crate) struct Launched {
+    pub child: Child,
+    pub argv: Argv,
+}
 
 /// What a captured run produced.
 #[derive(Debug)]
@@ -39,22 +44,26 @@ pub(crate) fn spawn(mut cmd: Command, argv: &Argv, binary: &std::path::Path) -> 
     })
 }
 
-/// Run to completion with stdout and stderr captured, `stdin` written to the
-/// child's stdin (or /dev/null), and the child killed after `timeout`.
-pub(crate) fn capture(
-    mut cmd: Command,
-    argv: &Argv,
-    binary: &std::path::Path,
-    stdin: Option<&[u8]>,
-    timeout: Option<Duration>,
-) -> Result<Captured> {
+/// The stdio of a captured run: stdout and stderr piped, stdin piped when
+/// there is input for it, else /dev/null.
+pub(crate) fn wire_captured(cmd: &mut Command, stdin: Option<&[u8]>) {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
         Stdio::null()
     });
-    let mut child = spawn(cmd, argv, binary)?;
+}
+
+/// Run to completion with stdout and stderr captured, `stdin` written to the
+/// child's stdin, and the child killed after `timeout`.
+pub(crate) fn capture(
+    launched: Launched,
+    stdin: Option<&[u8]>,
+    timeout: Option<Duration>,
+) -> Result<Captured> {
+    let Launched { mut child, argv } = launched;
+    let argv = &argv;
     let deadline = timeout.map(|t| Instant::now() + t);
     let io_result = std::thread::scope(|scope| {
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
@@ -187,70 +196,58 @@ pub const PROXIED_SIGNALS: &[i32] = &[
     libc::SIGWINCH,
 ];
 
-/// Spawn with inherited stdio and wait, forwarding the signals ocictl
-/// receives from other processes to the runtime. Signals the kernel sends
-/// to the whole foreground process group (Ctrl-C at a terminal) already
-/// reach the runtime, so they are not sent twice — unless the runtime has
-/// a process group of its own (`own_group`), where only ocictl gets them.
-pub(crate) fn run_inherited(
-    cmd: Command,
-    argv: &Argv,
-    binary: &std::path::Path,
-    own_group: bool,
-) -> Result<Termination> {
-    use signal_hook::iterator::exfiltrator::WithOrigin;
-    use signal_hook::iterator::SignalsInfo;
-
-    let mut signals = SignalsInfo::<WithOrigin>::new(PROXIED_SIGNALS)
-        .map_err(|e| Error::io("installing the signal proxy", e))?;
-    let handle = signals.handle();
-    let child = match spawn(cmd, argv, binary) {
-        Ok(child) => child,
-        Err(e) => {
-            handle.close();
-            return Err(e);
-        }
-    };
-    let pid = Pid::from_raw(child.id() as i32);
-    // Set once the child has exited and before it is reaped, so its pid is
-    // never signalled after it could have been reused.
-    let exited = Arc::new(Mutex::new(false));
-    let forwarder = {
-        let exited = Arc::clone(&exited);
-        std::thread::spawn(move || {
-            for origin in signals.forever() {
-                let from_kernel =
-                    matches!(origin.cause, signal_hook::low_level::siginfo::Cause::Kernel);
-                if from_kernel && !own_group && origin.signal != libc::SIGWINCH {
-                    continue;
-                }
-                let guard = exited.lock().unwrap_or_else(|p| p.into_inner());
-                if !*guard {
-                    if let Ok(sig) = NixSignal::try_from(origin.signal) {
-                        tracing::debug!(signal = %sig, "forwarding to the runtime");
-                        let _ = kill(pid, sig);
-                    }
-                }
-            }
-        })
-    };
-    let status = wait_then_reap(child, &exited);
-    handle.close();
-    let _ = forwarder.join();
-    status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
+/// The signal proxy of a foreground runtime: installed before the runtime
+/// starts (so no signal is missed in between), then [`SignalProxy::run`]
+/// waits for it, forwarding the signals ocictl receives from other
+/// processes. Signals the kernel sends to the whole foreground process group
+/// (Ctrl-C at a terminal) already reach the runtime, so they are not sent
+/// twice — unless the runtime has a process group of its own (`own_group`),
+/// where only ocictl gets them.
+pub(crate) struct SignalProxy {
+    signals: signal_hook::iterator::SignalsInfo<signal_hook::iterator::exfiltrator::WithOrigin>,
 }
 
-fn wait_then_reap(mut child: Child, exited: &Mutex<bool>) -> std::io::Result<Termination> {
-    let pid = Pid::from_raw(child.id() as i32);
-    loop {
-        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-            Ok(_) => break,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
+impl SignalProxy {
+    pub fn install() -> Result<SignalProxy> {
+        let signals = signal_hook::iterator::SignalsInfo::new(PROXIED_SIGNALS)
+            .map_err(|e| Error::io("installing the signal proxy", e))?;
+        Ok(SignalProxy { signals })
     }
-    *exited.lock().unwrap_or_else(|p| p.into_inner()) = true;
-    Ok(Termination::from_status(child.wait()?))
+
+    pub fn run(self, launched: Launched, own_group: bool) -> Result<Termination> {
+        let Launched { child, argv } = launched;
+        let mut signals = self.signals;
+        let handle = signals.handle();
+        let pid = Pid::from_raw(child.id() as i32);
+        // Set once the child has exited and before it is reaped, so its pid
+        // is never signalled after it could have been reused.
+        let exited = Arc::new(Mutex::new(false));
+        let forwarder = {
+            let exited = Arc::clone(&exited);
+            std::thread::spawn(move || {
+                for origin in signals.forever() {
+                    let from_kernel =
+                        matches!(origin.cause, signal_hook::low_level::siginfo::Cause::Kernel);
+                    if from_kernel && !own_group && origin.signal != libc::SIGWINCH {
+                        continue;
+                    }
+                    let guard = exited.lock().unwrap_or_else(|p| p.into_inner());
+                    if !*guard {
+                        if let Ok(sig) = NixSignal::try_from(origin.signal) {
+                            tracing::debug!(signal = %sig, "forwarding to the runtime");
+                            let _ = kill(pid, sig);
+                        }
+                    }
+                }
+            })
+        };
+        let status = super::reap::wait_then_reap(child, || {
+            *exited.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        });
+        handle.close();
+        let _ = forwarder.join();
+        status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
+    }
 }
 
 /// An anonymous file the runtime writes its log into, reached through
@@ -283,6 +280,7 @@ impl PrivateLog {
 /// from the private log when there is one, else from what it wrote to the
 /// private `stderr` file.
 pub(crate) fn detached_failure(
+    flavor: super::Flavor,
     argv: Argv,
     status: Termination,
     private_log: Option<&mut PrivateLog>,
@@ -294,16 +292,12 @@ pub(crate) fn detached_failure(
         let _ = f.read_to_string(&mut text);
     }
     let log_text = private_log.map(|l| l.contents()).unwrap_or_default();
-    let mut message = super::log::error_message(&log_text);
-    if message.is_empty() {
-        message = super::log::error_message(&text);
-    }
-    Error::Failed {
-        argv,
-        status,
-        message,
-        stderr: text,
-    }
+    let source = if flavor.error_message(&log_text).is_empty() {
+        &text
+    } else {
+        &log_text
+    };
+    flavor.failure(argv, status, &source.clone(), text)
 }
 
 #[cfg(test)]

@@ -139,119 +139,12 @@ deserialize_keeping_extra!(Blkio {
 /// Named counters (memory.stat), in name order. A sorted vector rather
 /// than a tree map: runc writes them sorted, so reading is a push each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters(Vec<(Cow<'static, str>, u64)>);
-
-/// The memory.stat names of cgroup v1 and v2: a counter with one of these
-/// names costs no allocation.
-const KNOWN_COUNTERS: &[&str] = &[
-    "active_anon",
-    "active_file",
-    "anon",
-    "anon_thp",
-    "cache",
-    "dirty",
-    "file",
-    "file_dirty",
-    "file_mapped",
-    "file_thp",
-    "file_writeback",
-    "hierarchical_memory_limit",
-    "hierarchical_memsw_limit",
-    "inactive_anon",
-    "inactive_file",
-    "kernel",
-    "kernel_stack",
-    "mapped_file",
-    "percpu",
-    "pgactivate",
-    "pgdeactivate",
-    "pgfault",
-    "pglazyfree",
-    "pglazyfreed",
-    "pgmajfault",
-    "pgpgin",
-    "pgpgout",
-    "pgrefill",
-    "pgscan",
-    "pgsteal",
-    "rss",
-    "rss_huge",
-    "sec_pagetables",
-    "shmem",
-    "shmem_thp",
-    "slab",
-    "slab_reclaimable",
-    "slab_unreclaimable",
-    "sock",
-    "swap",
-    "swapcached",
-    "thp_collapse_alloc",
-    "thp_fault_alloc",
-    "total_active_anon",
-    "total_active_file",
-    "total_cache",
-    "total_dirty",
-    "total_inactive_anon",
-    "total_inactive_file",
-    "total_mapped_file",
-    "total_pgfault",
-    "total_pgmajfault",
-    "total_pgpgin",
-    "total_pgpgout",
-    "total_rss",
-    "total_rss_huge",
-    "total_shmem",
-    "total_swap",
-    "total_swapcached",
-    "total_unevictable",
-    "total_workingset_refault_anon",
-    "total_workingset_refault_file",
-    "total_writeback",
-    "unevictable",
-    "vmalloc",
-    "workingset_activate_anon",
-    "workingset_activate_file",
-    "workingset_nodereclaim",
-    "workingset_refault_anon",
-    "workingset_refault_file",
-    "workingset_restore_anon",
-    "workingset_restore_file",
-    "writeback",
-    "zswap",
-    "zswapped",
-];
-
-/// Interns names arriving in sorted order (as runc writes them) by walking
-/// [`KNOWN_COUNTERS`] alongside: a merge, not a search per name.
-struct Interner {
-    next: usize,
-}
-
-impl Interner {
-    fn intern(&mut self, name: Cow<'_, str>) -> Cow<'static, str> {
-        let n = name.as_ref();
-        if KNOWN_COUNTERS.get(self.next).is_some_and(|k| *k > n) {
-            // Out of order: start over.
-            self.next = 0;
-        }
-        while let Some(k) = KNOWN_COUNTERS.get(self.next) {
-            match (*k).cmp(n) {
-                std::cmp::Ordering::Less => self.next += 1,
-                std::cmp::Ordering::Equal => {
-                    self.next += 1;
-                    return Cow::Borrowed(k);
-                }
-                std::cmp::Ordering::Greater => break,
-            }
-        }
-        Cow::Owned(name.into_owned())
-    }
-}
+pub struct Counters(Vec<(String, u64)>);
 
 impl Counters {
     pub fn get(&self, name: &str) -> Option<u64> {
         self.0
-            .binary_search_by(|(k, _)| k.as_ref().cmp(name))
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
             .ok()
             .map(|i| self.0[i].1)
     }
@@ -265,7 +158,7 @@ impl Counters {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
+        self.0.iter().map(|(k, v)| (k.as_str(), *v))
     }
 }
 
@@ -274,7 +167,7 @@ impl std::ops::Index<&str> for Counters {
     fn index(&self, name: &str) -> &u64 {
         let i = self
             .0
-            .binary_search_by(|(k, _)| k.as_ref().cmp(name))
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
             .unwrap_or_else(|_| panic!("no counter {name:?}"));
         &self.0[i].1
     }
@@ -298,16 +191,14 @@ impl<'de> Deserialize<'de> for Counters {
                 self,
                 mut map: A,
             ) -> std::result::Result<Counters, A::Error> {
-                let mut v: Vec<(Cow<'static, str>, u64)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(48));
+                let mut v: Vec<(String, u64)> = Vec::with_capacity(map.size_hint().unwrap_or(48));
                 let mut sorted = true;
-                let mut interner = Interner { next: 0 };
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     let value: u64 = map.next_value()?;
                     if let Some((last, _)) = v.last() {
-                        sorted &= last.as_ref() < key.as_ref();
+                        sorted &= last.as_str() < key.as_ref();
                     }
-                    v.push((interner.intern(key), value));
+                    v.push((key.into_owned(), value));
                 }
                 if !sorted {
                     v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -631,9 +522,4 @@ impl Runtime {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn known_counters_are_sorted_for_binary_search() {
-        assert!(super::KNOWN_COUNTERS.windows(2).all(|w| w[0] < w[1]));
-    }
-}
+mod tests {}

@@ -18,13 +18,13 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal as NixSignal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+
 use nix::unistd::Pid;
 
 use super::argv::{absolute, Args};
 use super::console::{ConsoleSocket, NoConsole};
 use super::error::{Error, Result, Termination};
-use super::{process, ContainerId, DeleteOpts, RunOpts, Runtime};
+use super::{process, reap, ContainerId, DeleteOpts, RunOpts, Runtime};
 use crate::tty::{self, Control, RawMode, Relay, SignalPipe, Sink};
 
 /// Options of [`Runtime::run_with_terminal`].
@@ -111,7 +111,6 @@ impl Runtime {
             Some(_) => None,
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let argv = self.argv_with_log(full, log_path.as_deref());
         let mut stderr =
             tempfile::tempfile().map_err(|e| Error::io("creating a private stderr file", e))?;
         let stderr_for_child = stderr
@@ -120,15 +119,15 @@ impl Runtime {
 
         let _subreaper = Subreaper::enable()?;
         signals.clear(&[libc::SIGCHLD]);
-        let mut cmd = self.command(&argv);
         // runc's messages go to a file, never into the terminal; its own
         // process group keeps a Ctrl-C typed during start-up from killing
         // it behind ocictl's back (ocictl passes signals on itself).
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr_for_child)
-            .process_group(0);
-        let child = process::spawn(cmd, &argv, &self.binary)?;
+        let process::Launched { child, argv } = self.launch(full, log_path.as_deref(), |cmd| {
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr_for_child)
+                .process_group(0);
+        })?;
         let mut session = Session {
             runc: Pid::from_raw(child.id() as i32),
             runc_status: None,
@@ -149,6 +148,7 @@ impl Runtime {
         let runtime_failed = session.runc_status.filter(|s| !s.success());
         if let Some(status) = runtime_failed {
             return Err(process::detached_failure(
+                self.flavor_hint(),
                 argv,
                 status,
                 private_log.as_mut(),
@@ -239,41 +239,22 @@ impl Runtime {
 /// Makes ocictl a child subreaper while a terminal session runs, so the
 /// container's process becomes its child when the detached runtime exits.
 struct Subreaper {
-    previous: libc::c_int,
+    previous: bool,
 }
 
 impl Subreaper {
     fn enable() -> Result<Subreaper> {
-        let mut previous: libc::c_int = 0;
-        // SAFETY: PR_GET_CHILD_SUBREAPER writes an int; PR_SET takes a flag.
-        unsafe {
-            libc::prctl(
-                libc::PR_GET_CHILD_SUBREAPER,
-                &mut previous as *mut libc::c_int,
-            );
-            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(Error::io(
-                    "cannot become a child subreaper",
-                    std::io::Error::last_os_error(),
-                ));
-            }
-        }
+        use nix::sys::prctl;
+        let previous = prctl::get_child_subreaper().unwrap_or(false);
+        prctl::set_child_subreaper(true)
+            .map_err(|e| Error::io("cannot become a child subreaper", e.into()))?;
         Ok(Subreaper { previous })
     }
 }
 
 impl Drop for Subreaper {
     fn drop(&mut self) {
-        // SAFETY: as above.
-        unsafe {
-            libc::prctl(
-                libc::PR_SET_CHILD_SUBREAPER,
-                self.previous as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-        }
+        let _ = nix::sys::prctl::set_child_subreaper(self.previous);
     }
 }
 
@@ -306,17 +287,14 @@ impl Session {
             }
         }
         if self.runc_status.is_none() {
-            match waitpid(self.runc, Some(WaitPidFlag::WNOHANG)) {
-                Ok(s) => {
-                    if let Some(t) = Termination::from_wait_status(s) {
-                        self.runc_status = Some(t);
-                        if t.success() && self.process.is_none() {
-                            self.process =
-                                Some(Pid::from_raw(super::read_pid_file(&self.pid_file)?));
-                        }
+            match reap::try_wait(self.runc) {
+                Ok(Some(t)) => {
+                    self.runc_status = Some(t);
+                    if t.success() && self.process.is_none() {
+                        self.process = Some(Pid::from_raw(super::read_pid_file(&self.pid_file)?));
                     }
                 }
-                Err(Errno::EINTR) => {}
+                Ok(None) => {}
                 Err(e) => return Err(Error::io("waiting for the runtime", e.into())),
             }
         }
@@ -324,26 +302,15 @@ impl Session {
         // before that, waitpid(-1) could take runc's own status.
         if let (Some(pid), None, Some(_)) = (self.process, self.status, self.runc_status) {
             // Reap it, and any orphan of the runtime that ended up here too.
-            loop {
-                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => break,
-                    Ok(s) => {
-                        if s.pid() == Some(pid) {
-                            if let Some(t) = Termination::from_wait_status(s) {
-                                self.status = Some(t);
-                                break;
-                            }
-                        }
-                    }
-                    Err(Errno::EINTR) => {}
-                    Err(Errno::ECHILD) => {
-                        return Err(Error::Invalid(format!(
-                            "cannot wait for the container's process {pid}: it is not a child \
-                             of ocictl (is ocictl in a pid namespace of its own?)"
-                        )))
-                    }
-                    Err(e) => return Err(Error::io("waiting for the process", e.into())),
+            match reap::reap_ready(pid) {
+                Ok(found) => self.status = found,
+                Err(Errno::ECHILD) => {
+                    return Err(Error::Invalid(format!(
+                        "cannot wait for the container's process {pid}: it is not a child \
+                         of ocictl (is ocictl in a pid namespace of its own?)"
+                    )))
                 }
+                Err(e) => return Err(Error::io("waiting for the process", e.into())),
             }
         }
         while let Some(sig) = signals.take_any(tty::forwarded_signals()) {

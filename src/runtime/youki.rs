@@ -244,9 +244,10 @@ struct YBlkioEntry {
 
 /// Nanoseconds per clock tick (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn nanos_per_tick() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = if hz > 0 { hz as u64 } else { 100 };
+    let hz = match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(hz)) if hz > 0 => hz as u64,
+        _ => 100,
+    };
     1_000_000_000 / hz
 }
 

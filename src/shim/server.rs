@@ -192,6 +192,7 @@ enum Report {
         argv: Vec<OsString>,
         code: Option<i32>,
         signal: Option<i32>,
+        kind: crate::runtime::ErrorKind,
         message: String,
         stderr: String,
     },
@@ -213,6 +214,7 @@ impl Report {
             Error::Failed {
                 argv,
                 status,
+                kind,
                 message,
                 stderr,
             } => {
@@ -224,6 +226,7 @@ impl Report {
                     argv: argv.0,
                     code,
                     signal,
+                    kind,
                     message,
                     stderr,
                 }
@@ -366,6 +369,7 @@ impl Runtime {
                 argv,
                 code,
                 signal,
+                kind,
                 message,
                 stderr,
             } => Err(Error::Failed {
@@ -374,6 +378,7 @@ impl Runtime {
                     (_, Some(s)) => Termination::Signaled(s),
                     (c, None) => Termination::Exited(c.unwrap_or(1)),
                 },
+                kind,
                 message,
                 stderr,
             }),
@@ -708,6 +713,7 @@ impl Monitor {
         };
         if !status.success() {
             tri!(Err(process::detached_failure(
+                runc.flavor_hint(),
                 argv,
                 status,
                 private_log.as_mut(),
