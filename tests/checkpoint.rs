@@ -94,13 +94,15 @@ fn complete_images(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Hidden directories of a container's image dir, but for `.failed/`
+/// (where failed dumps' logs are kept).
 fn hidden_dirs(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .filter(|e| e.file_type().unwrap().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
+        .filter(|n| n.starts_with('.') && n != ".failed")
         .collect()
 }
 
@@ -349,9 +351,9 @@ fn a_second_checkpoint_while_the_lock_is_held_exits_75_at_once() {
 }
 
 #[test]
-fn a_checkpoint_killed_midway_leaves_no_complete_looking_image() {
+fn a_checkpoint_killed_midway_leaves_no_complete_looking_image_and_the_next_run_recovers_it() {
     let env = Env::new();
-    let (id, _bundle) = start_counter(&env, "killed");
+    let (id, bundle) = start_counter(&env, "killed");
     // A CRIU that takes its time, so ocictl can be killed mid-checkpoint.
     let slow = env.dir.path().join("slow-criu");
     std::fs::write(
@@ -392,13 +394,27 @@ fn a_checkpoint_killed_midway_leaves_no_complete_looking_image() {
         complete_images(&dir)
     );
     assert_eq!(hidden_dirs(&dir).len(), 1);
-    env.cmd()
-        .args(["restore", "-d", "--latest", "--image-root"])
+    // CRIU finished the orphaned dump: the next run commits it (and says
+    // so) rather than hiding or pruning it, and it restores.
+    let before = counts(&bundle);
+    let out = env
+        .std_cmd()
+        .args(["restore", "-d", "-b"])
+        .arg(&bundle)
+        .args(["--latest", "--image-root"])
         .arg(&root)
         .arg(&id)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("no complete checkpoint"));
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("had completed"), "{stderr}");
+    assert_eq!(complete_images(&dir).len(), 1);
+    assert!(hidden_dirs(&dir).is_empty(), "{:?}", hidden_dirs(&dir));
+    assert_continues(&bundle, before.len(), *before.last().unwrap());
 }
 
 #[test]
@@ -507,6 +523,32 @@ fn a_failed_dump_reports_criu_and_leaves_the_container_running() {
     assert!(stderr.contains("still running"), "{stderr}");
     assert_eq!(env.status(&id).as_deref(), Some("running"));
     assert!(complete_images(&root.join(&id)).is_empty());
+    assert!(hidden_dirs(&root.join(&id)).is_empty(), "the partial is removed");
+
+    // The log the message names exists, and outlives the next (failing) run.
+    let log = criu_log_named(&stderr);
+    assert!(log.starts_with(root.join(&id).join(".failed")), "{log:?}");
+    assert!(log.is_file(), "{log:?}");
+    let again = env
+        .cmd()
+        .args(["checkpoint", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let second = criu_log_named(&String::from_utf8_lossy(&again.stderr));
+    assert_ne!(second, log);
+    assert!(log.is_file() && second.is_file(), "both logs are kept");
+}
+
+/// The path in "CRIU's log PATH ends with:".
+fn criu_log_named(stderr: &str) -> PathBuf {
+    let after = stderr
+        .split("CRIU's log ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no CRIU log named: {stderr}"));
+    PathBuf::from(after.split(" ends with:").next().unwrap().trim())
 }
 
 #[test]
