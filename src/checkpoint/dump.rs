@@ -27,6 +27,9 @@ pub struct CheckpointRequest {
     /// prints it): the first is deferred until runc and CRIU finished, the
     /// second aborts ocictl at once, leaving them to finish on their own.
     pub on_signal: Option<fn(&SignalNotice)>,
+    /// Told about each partial image a crashed run had left, as soon as it
+    /// is dealt with (whatever this run then does).
+    pub on_recovery: Option<fn(&Recovery)>,
 }
 
 /// A signal that arrived during a checkpoint, and what ocictl does about it.
@@ -175,6 +178,9 @@ pub fn checkpoint(
         Some((images, lock)) => images.recover(lock)?,
         None => Vec::new(),
     };
+    if let Some(tell) = req.on_recovery {
+        recovered.iter().for_each(tell);
+    }
     // CRIU's preflight and the container's state (to tell, after a failure,
     // whether it was running) are process starts: run them side by side.
     // The lock is not inherited by either (a hung CRIU killed at the

@@ -17,6 +17,9 @@ pub struct RestoreRequest {
     pub image_root: Option<PathBuf>,
     /// Whose images to look at under the root (default: the restored ID).
     pub from: Option<ContainerId>,
+    /// Told about each partial image a crashed checkpoint had left, as soon
+    /// as it is dealt with.
+    pub on_recovery: Option<fn(&Recovery)>,
 }
 
 /// How a restore went.
@@ -50,6 +53,9 @@ pub fn restore(
             // at once), and a crash's complete partial becomes an image.
             let lock = images.lock(from.as_str())?;
             recovered = images.recover(&lock)?;
+        }
+        if let Some(tell) = req.on_recovery {
+            recovered.iter().for_each(tell);
         }
         let (latest, passed) = images.latest(from.as_str())?;
         skipped = passed;

@@ -195,6 +195,7 @@ impl Checkpoint {
             image_root: self.image_root.clone(),
             keep: self.keep.map(|n| n as usize),
             on_signal: Some(print_signal_notice),
+            on_recovery: Some(print_recovery),
         };
         let summary = match checkpoint::checkpoint(&ctx.runc, &self.id, &req) {
             Ok(summary) => summary,
@@ -206,7 +207,6 @@ impl Checkpoint {
                 ))
             }
         };
-        print_recoveries(&summary.recovered);
         if ctx.format == Format::Json {
             output::print_json(&summary)?;
         } else if self.verbose {
@@ -263,23 +263,21 @@ fn print_signal_notice(n: &SignalNotice) {
     eprintln!("{text}");
 }
 
-/// Partial images a crashed run had left: never dealt with silently.
-pub fn print_recoveries(recovered: &[Recovery]) {
-    for r in recovered {
-        match r {
-            Recovery::Committed { partial, image } => eprintln!(
-                "ocictl: warning: a checkpoint interrupted earlier had completed: {} is now {}",
-                partial.display(),
-                image.display()
-            ),
-            Recovery::Incomplete { partial, log } => eprintln!(
-                "ocictl: warning: a checkpoint interrupted earlier had not completed: removed {}{}",
-                partial.display(),
-                log.as_ref()
-                    .map(|l| format!(", its CRIU log is kept at {}", l.display()))
-                    .unwrap_or_default()
-            ),
-        }
+/// A partial image a crashed run had left: never dealt with silently.
+pub fn print_recovery(r: &Recovery) {
+    match r {
+        Recovery::Committed { partial, image } => eprintln!(
+            "ocictl: warning: a checkpoint interrupted earlier had completed: {} is now {}",
+            partial.display(),
+            image.display()
+        ),
+        Recovery::Incomplete { partial, log } => eprintln!(
+            "ocictl: warning: a checkpoint interrupted earlier had not completed: removed {}{}",
+            partial.display(),
+            log.as_ref()
+                .map(|l| format!(", its CRIU log is kept at {}", l.display()))
+                .unwrap_or_default()
+        ),
     }
 }
 

@@ -8,7 +8,7 @@ use ocictl::checkpoint::{self, RestoreRequest};
 use ocictl::runtime::{ContainerId, RestoreOpts};
 use serde_json::json;
 
-use super::checkpoint::{print_recoveries, store_error, CriuArgs};
+use super::checkpoint::{print_recovery, store_error, CriuArgs};
 use super::{report_action, termination_json, Context, Outcome};
 use crate::output::{self, Format};
 
@@ -107,10 +107,10 @@ impl Restore {
             opts: self.opts(),
             image_root: self.image_root.clone(),
             from: self.from.clone(),
+            on_recovery: Some(print_recovery),
         };
         let restored = checkpoint::restore(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot restore container {}", self.id)))?;
-        print_recoveries(&restored.recovered);
         if ctx.format != Format::Json {
             for s in &restored.skipped {
                 eprintln!(
