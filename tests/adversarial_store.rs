@@ -414,6 +414,7 @@ fn a_full_disk_fails_clearly_removes_the_partial_and_the_next_run_works() {
     let stderr = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot checkpoint container"), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
     assert!(stderr.contains("still running"), "{stderr}");
     let dir = root.join(&id);
     assert!(complete_images(&dir).is_empty());

@@ -766,3 +766,106 @@ fn foreground_restore_of_a_terminal_checkpoint_relays_the_pty() {
         "the restored container is deleted after it exits"
     );
 }
+
+// ---- cron: the README's own lines, under cron's environment ----
+
+/// The command of the README's crontab line (after the five time fields),
+/// and its restore line, with this test's binary, image root, ID and
+/// `--root` put in.
+fn readme_cron_lines(env: &Env, root: &Path, id: &str) -> (String, String) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let cron = readme
+        .lines()
+        .find(|l| l.starts_with("*/15 * * * * "))
+        .expect("the README has a crontab line");
+    let command: Vec<&str> = cron.split_whitespace().skip(5).collect();
+    let restore = readme
+        .lines()
+        .find(|l| l.starts_with("ocictl restore --image-root"))
+        .expect("the README has a restore line");
+    let fill = |line: &str| {
+        line.replace("/usr/local/bin/ocictl", "ocictl")
+            .replacen(
+                "ocictl ",
+                &format!(
+                    "{} --root {} ",
+                    common::ocictl_path().display(),
+                    env.root.display()
+                ),
+                1,
+            )
+            .replace("/var/lib/ocictl/checkpoints", &root.to_string_lossy())
+            .replace("/path/to/web-bundle", "BUNDLE")
+            .trim_end_matches(" web")
+            .to_string()
+            + " "
+            + id
+    };
+    (fill(&command.join(" ")), fill(restore))
+}
+
+/// Run a shell line as cron does: /bin/sh, `PATH=/usr/bin:/bin`, nothing else.
+fn as_cron(line: &str) -> std::process::Output {
+    std::process::Command::new("env")
+        .args(["-i", "PATH=/usr/bin:/bin", "HOME=/root", "SHELL=/bin/sh"])
+        .args(["/bin/sh", "-c", line])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_readme_crontab_line_works_under_cron_s_path_and_is_silent() {
+    // What makes this a test: under cron's PATH neither CRIU nor the
+    // iptables-restore it runs can be found by name.
+    for tool in ["criu", "iptables-restore"] {
+        let found = as_cron(&format!("command -v {tool}"));
+        assert!(!found.status.success(), "{tool} is on /usr/bin:/bin here");
+    }
+    let env = Env::new();
+    let (id, bundle) = start_counter(&env, "cron");
+    let root = env.dir.path().join("checkpoints");
+    let (line, restore) = readme_cron_lines(&env, &root, &id);
+    for _ in 0..2 {
+        let out = as_cron(&line);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    }
+    assert_eq!(complete_images(&root.join(&id)).len(), 2);
+
+    // A run that finds another holding the lock: exit 75 and not a word,
+    // so cron sends no mail.
+    let lock = open_lock(&root.join(&id).join(".lock"));
+    assert!(flock(&lock, libc::LOCK_EX | libc::LOCK_NB));
+    let out = as_cron(&line);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    drop(lock);
+
+    // The README's restore line, under the same environment.
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+    let restore = restore.replace("BUNDLE", &bundle.to_string_lossy());
+    let out = std::process::Command::new("env")
+        .args(["-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", &restore])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{restore}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
+}

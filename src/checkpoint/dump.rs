@@ -295,5 +295,5 @@ fn failure(
             signal_name(sig)
         ));
     }
-    RuntimeFailure::new(source, kept.map(|k| (k.path, k.text)), aftermath)
+    RuntimeFailure::error(source, kept.map(|k| (k.path, k.text)), aftermath)
 }

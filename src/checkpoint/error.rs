@@ -107,7 +107,7 @@ pub struct RuntimeFailure {
 impl RuntimeFailure {
     /// The failure of `source`; runc's "log file: dump.log" hint (relative
     /// to a directory it does not name) gives way to the log's full path.
-    pub(crate) fn new(
+    pub(crate) fn error(
         source: runtime::Error,
         log: Option<(PathBuf, String)>,
         aftermath: Vec<String>,

@@ -144,5 +144,5 @@ fn failure(source: runtime::Error, opts: &RestoreOpts, image: &Path) -> StoreErr
         .unwrap_or(image)
         .join("restore.log");
     let kept = criu::read_log_tail(&log).map(|text| (log, text));
-    RuntimeFailure::new(source, kept, Vec::new())
+    RuntimeFailure::error(source, kept, Vec::new())
 }
