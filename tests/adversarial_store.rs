@@ -264,10 +264,13 @@ fn slow_criu(env: &Env) -> PathBuf {
 }
 
 /// Start a checkpoint through the slow CRIU and wait for its partial image.
+/// ocictl leads a process group of its own, as a shell's foreground job does.
 fn checkpoint_in_progress(env: &Env, root: &Path, id: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
     let dir = root.join(id);
     let child = env
         .std_cmd()
+        .process_group(0)
         .arg("--criu")
         .arg(slow_criu(env))
         .args(["checkpoint", "--image-root"])
@@ -338,6 +341,29 @@ fn sigterm_mid_checkpoint_waits_commits_and_the_image_restores() {
     let out = checkpoint(&env, &root, &id, &["--leave-running", "--keep", "2"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(complete_images(&dir).len(), 2);
+}
+
+#[test]
+fn ctrl_c_to_the_foreground_job_reaches_only_ocictl_which_commits() {
+    let env = Env::new();
+    let (id, _bundle) = start_counter(&env, "adv-int");
+    let root = env.dir.path().join("images");
+    let dir = root.join(&id);
+    let child = checkpoint_in_progress(&env, &root, &id);
+    // What the terminal does on Ctrl-C: SIGINT to the whole foreground group.
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out);
+    assert_eq!(out.status.code(), Some(128 + 2), "{stderr}");
+    assert!(stderr.contains("the image is committed"), "{stderr}");
+    let images = complete_images(&dir);
+    assert_eq!(images.len(), 1, "{stderr}");
+    assert!(images[0].join("inventory.img").is_file());
+    assert!(hidden_dirs(&dir).is_empty());
 }
 
 #[test]

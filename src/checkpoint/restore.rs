@@ -48,11 +48,14 @@ pub fn restore(
     if let Some(root) = &req.image_root {
         let from = req.from.as_ref().unwrap_or(id);
         let images = open_images(root, from.as_str())?;
-        {
-            // Briefly: a checkpoint still writing holds it (then this fails
-            // at once), and a crash's complete partial becomes an image.
-            let lock = images.lock(from.as_str())?;
-            recovered = images.recover(&lock)?;
+        // Briefly, to turn a crash's complete partial into an image. A
+        // checkpoint holding the lock now is writing a partial that is not
+        // an image yet (and will recover any crash's itself): then restore
+        // picks among the complete images without waiting.
+        match images.lock(from.as_str()) {
+            Ok(lock) => recovered = images.recover(&lock)?,
+            Err(StoreError::Locked { .. }) => {}
+            Err(e) => return Err(e),
         }
         if let Some(tell) = req.on_recovery {
             recovered.iter().for_each(tell);
