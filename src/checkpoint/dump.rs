@@ -11,7 +11,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::error::{RuntimeFailure, StoreError};
-use super::store::{disk_usage, ImageRoot, KeptLog, Recovery};
+use super::partial::KeptLog;
+use super::store::{disk_usage, ImageRoot, Recovery};
 use crate::runtime::criu::{self, Criu};
 use crate::runtime::{self, CheckpointOpts, ContainerId, Runtime, Status};
 
@@ -80,15 +81,6 @@ pub fn preflight(runc: &Runtime, opts: &CheckpointOpts) -> Result<Criu, StoreErr
             .map_err(preflight)?;
     }
     Ok(criu)
-}
-
-/// Give runc and CRIU (and ocictl's own lookups) a PATH with the sbin
-/// directories cron's lacks: CRIU is in /usr/local/sbin or /usr/sbin, and
-/// runs `iptables-restore` from /usr/sbin.
-pub(crate) fn export_helper_path() {
-    let path = criu::helper_path(std::env::var_os("PATH").as_deref());
-    // Called at the start of the use-case, before it starts any thread.
-    std::env::set_var("PATH", path);
 }
 
 /// The signals of one checkpoint run: the first is held until runc is done,
@@ -162,7 +154,7 @@ pub fn checkpoint(
     req: &CheckpointRequest,
 ) -> Result<CheckpointSummary, StoreError> {
     let started = Instant::now();
-    export_helper_path();
+    super::export_helper_path();
     let mut opts = req.opts.clone();
     let store = match &req.image_root {
         Some(root) => {

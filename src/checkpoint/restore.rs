@@ -42,7 +42,7 @@ pub fn restore(
     id: &ContainerId,
     req: &RestoreRequest,
 ) -> Result<Restored, StoreError> {
-    super::dump::export_helper_path();
+    super::export_helper_path();
     let mut opts = req.opts.clone();
     let (mut skipped, mut recovered) = (Vec::new(), Vec::new());
     if let Some(root) = &req.image_root {

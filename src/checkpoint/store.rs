@@ -1,6 +1,7 @@
 //! The image store: an image root holding timestamped images per
-//! container, the per-container lock, partial images, their recovery after
-//! a crash, failed dumps' logs, `--keep` and `--latest`.
+//! container, the per-container lock, what counts as an image, `--keep` and
+//! `--latest`. Partial images (begin, commit, roll back, recovery) are
+//! `super::partial`'s, on the same [`ContainerImages`].
 //!
 //! Layout of an image root `DIR` (every directory ocictl's, 0700 below DIR):
 //!
@@ -37,19 +38,15 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, Flock, FlockArg};
 
 use super::error::{io, StoreError};
-use crate::runtime::criu;
 use crate::secure_dir::{DirError, EntryKind, SecureDir};
 
 const LOCK_FILE: &str = ".lock";
-const PARTIAL_PREFIX: &str = ".partial-";
-const FAILED_DIR: &str = ".failed";
-/// How many failed dumps' logs a container keeps.
-pub const FAILED_KEEP: usize = 5;
-const INVENTORY: &str = "inventory.img";
-const DUMP_LOG: &str = "dump.log";
+pub(super) const PARTIAL_PREFIX: &str = ".partial-";
+pub(super) const FAILED_DIR: &str = ".failed";
+pub(super) const INVENTORY: &str = "inventory.img";
 /// An image root may be shared (0755); everything below is private.
 const ROOT_MODE: u32 = 0o755;
-const PRIVATE_MODE: u32 = 0o700;
+pub(super) const PRIVATE_MODE: u32 = 0o700;
 
 /// Whether `name` is one ocictl gives an image: `20260101T120000.123Z`,
 /// or that with `-N` (a clock set back reused a name).
@@ -71,14 +68,14 @@ pub fn is_image_name(name: &str) -> bool {
 }
 
 /// Images sort by time, then by their `-N`.
-fn image_order(name: &str) -> (&str, u64) {
+pub(super) fn image_order(name: &str) -> (&str, u64) {
     match name.split_once('-') {
         Some((base, n)) => (base, n.parse().unwrap_or(0)),
         None => (name, 0),
     }
 }
 
-fn image_name_now() -> String {
+pub(super) fn image_name_now() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string()
 }
 
@@ -151,7 +148,7 @@ impl ImageRoot {
 /// One container's images: `DIR/<id>/`, open by fd.
 #[derive(Debug)]
 pub struct ContainerImages {
-    dir: SecureDir,
+    pub(super) dir: SecureDir,
 }
 
 /// Holding this is holding a container's checkpoint lock.
@@ -177,28 +174,14 @@ impl CheckpointLock {
     }
 }
 
-/// A checkpoint being written: CRIU's image path until committed.
-#[derive(Debug)]
-pub struct Partial {
-    /// The final name (the hidden directory is `.partial-<name>`).
-    name: String,
-    pub path: PathBuf,
-}
-
-impl Partial {
-    fn dir_name(&self) -> String {
-        format!("{PARTIAL_PREFIX}{}", self.name)
-    }
-}
-
 /// What `DIR/<id>/` holds.
 #[derive(Debug, Default)]
-struct Scan {
+pub(super) struct Scan {
     /// Complete images, oldest first.
-    images: Vec<String>,
+    pub(super) images: Vec<String>,
     /// `.partial-*` directories.
-    partials: Vec<OsString>,
-    skipped: Vec<Skipped>,
+    pub(super) partials: Vec<OsString>,
+    pub(super) skipped: Vec<Skipped>,
 }
 
 impl ContainerImages {
@@ -238,7 +221,7 @@ impl ContainerImages {
         Ok(CheckpointLock { file, path })
     }
 
-    fn scan(&self) -> Result<Scan, StoreError> {
+    pub(super) fn scan(&self) -> Result<Scan, StoreError> {
         let entries = self
             .dir
             .entries()
@@ -311,190 +294,6 @@ impl ContainerImages {
         }
     }
 
-    /// Deal with the partial images crashed runs left (needs the lock, so
-    /// nothing still writes them): commit what CRIU finished, keep the log
-    /// of what it did not.
-    pub fn recover(&self, _lock: &CheckpointLock) -> Result<Vec<Recovery>, StoreError> {
-        let mut done = Vec::new();
-        for dir_name in self.scan()?.partials {
-            let partial_path = self.dir.join(&dir_name);
-            let Some(name) = dir_name
-                .to_str()
-                .and_then(|n| n.strip_prefix(PARTIAL_PREFIX))
-                .filter(|n| is_image_name(n))
-            else {
-                continue;
-            };
-            let partial = Partial {
-                name: name.to_string(),
-                path: partial_path.clone(),
-            };
-            if self.dump_finished(&dir_name)? {
-                let image = self.commit(partial, _lock)?;
-                done.push(Recovery::Committed {
-                    partial: partial_path,
-                    image,
-                });
-            } else {
-                let log = self.roll_back(partial, _lock)?.map(|kept| kept.path);
-                done.push(Recovery::Incomplete {
-                    partial: partial_path,
-                    log,
-                });
-            }
-        }
-        Ok(done)
-    }
-
-    /// Whether CRIU finished the dump in `.partial-…`: its inventory.img is
-    /// there and its dump.log ends with CRIU's success line. (runc's own
-    /// exit status died with the crashed ocictl; after CRIU succeeded runc
-    /// only removes the stopped container, which the image does not need.)
-    fn dump_finished(&self, dir_name: &OsStr) -> Result<bool, StoreError> {
-        let Some(partial) = self.dir.open_dir(dir_name).map_err(StoreError::untrusted)? else {
-            return Ok(false);
-        };
-        if partial.kind_of(INVENTORY).ok().flatten() != Some(EntryKind::File) {
-            return Ok(false);
-        }
-        Ok(partial
-            .open_read(DUMP_LOG)
-            .map(|mut f| criu::dump_succeeded(&criu::log_tail(&mut f)))
-            .unwrap_or(false))
-    }
-
-    /// Start a new image (needs the lock): an empty hidden 0700 directory
-    /// named for the current UTC time. Also makes sure `.failed/` exists
-    /// now, while there is room for it: on a full disk the failed dump's
-    /// log is moved there by a rename, which needs none.
-    pub fn begin(&self, _lock: &CheckpointLock) -> Result<Partial, StoreError> {
-        self.dir
-            .create_or_open_dir(FAILED_DIR, PRIVATE_MODE)
-            .map_err(StoreError::untrusted)?;
-        let mut last = None;
-        for _ in 0..3 {
-            let name = image_name_now();
-            let partial = Partial {
-                path: self.dir.join(format!("{PARTIAL_PREFIX}{name}")),
-                name,
-            };
-            match self.dir.create_dir(partial.dir_name(), PRIVATE_MODE) {
-                Ok(_) => return Ok(partial),
-                // Same millisecond as a partial recovery just handled.
-                Err(DirError::Io { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
-                    last = Some(source);
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(e) => return Err(StoreError::untrusted(e)),
-            }
-        }
-        Err(io(format!(
-            "cannot create a partial image in {}",
-            self.path().display()
-        ))(
-            last.unwrap_or_else(|| std::io::Error::other("name taken")),
-        ))
-    }
-
-    /// Give the image its final, visible name; returns that path. Never
-    /// replaces an image (a clock set back can reuse a name: `-N` then).
-    pub fn commit(&self, partial: Partial, _lock: &CheckpointLock) -> Result<PathBuf, StoreError> {
-        let from = partial.dir_name();
-        let mut target = partial.name.clone();
-        for n in 1.. {
-            match self.dir.rename_noreplace(&from, &self.dir, &target) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
-                    target = format!("{}-{n}", partial.name);
-                }
-                Err(e) => {
-                    return Err(io(format!(
-                        "cannot rename {} to {}",
-                        partial.path.display(),
-                        self.dir.join(&target).display()
-                    ))(e))
-                }
-            }
-        }
-        Ok(self.dir.join(target))
-    }
-
-    /// Undo a failed (or unfinished) dump: the partial goes away, its
-    /// dump.log stays at `.failed/<name>/dump.log` (returned), and only the
-    /// newest [`FAILED_KEEP`] failed logs are kept. A rename first, so this
-    /// works on a full disk, then the image files are removed.
-    pub fn roll_back(
-        &self,
-        partial: Partial,
-        _lock: &CheckpointLock,
-    ) -> Result<Option<KeptLog>, StoreError> {
-        let from = partial.dir_name();
-        let failed = self
-            .dir
-            .create_or_open_dir(FAILED_DIR, PRIVATE_MODE)
-            .map_err(StoreError::untrusted)?;
-        let has_log = self
-            .dir
-            .open_dir(&from)
-            .ok()
-            .flatten()
-            .and_then(|d| d.kind_of(DUMP_LOG).ok().flatten())
-            == Some(EntryKind::File);
-        if !has_log {
-            self.dir
-                .remove_tree(&from)
-                .map_err(io(format!("cannot remove {}", partial.path.display())))?;
-            return Ok(None);
-        }
-        self.dir
-            .rename_noreplace(&from, &failed, &partial.name)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    failed.remove_tree(&partial.name)?;
-                    self.dir.rename_noreplace(&from, &failed, &partial.name)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(io(format!("cannot move {} aside", partial.path.display())))?;
-        let kept = failed
-            .open_dir(&partial.name)
-            .map_err(StoreError::untrusted)?
-            .ok_or_else(|| io("the failed dump vanished")(std::io::ErrorKind::NotFound.into()))?;
-        for (entry, _) in kept
-            .entries()
-            .map_err(io(format!("cannot read {}", kept.path().display())))?
-        {
-            if entry != DUMP_LOG {
-                kept.remove_tree(&entry)
-                    .map_err(io(format!("cannot remove {}", kept.join(&entry).display())))?;
-            }
-        }
-        let text = kept
-            .open_read(DUMP_LOG)
-            .map(|mut f| criu::log_tail(&mut f))
-            .unwrap_or_default();
-        // Retention: the newest FAILED_KEEP, this one always among them.
-        let mut old: Vec<String> = failed
-            .entries()
-            .map_err(io(format!("cannot read {}", failed.path().display())))?
-            .into_iter()
-            .filter_map(|(n, _)| n.into_string().ok())
-            .filter(|n| is_image_name(n) && *n != partial.name)
-            .collect();
-        old.sort_by(|a, b| image_order(a).cmp(&image_order(b)));
-        let excess = (old.len() + 1).saturating_sub(FAILED_KEEP);
-        for name in old.iter().take(excess) {
-            failed
-                .remove_tree(name)
-                .map_err(io(format!("cannot remove {}", failed.join(name).display())))?;
-        }
-        Ok(Some(KeptLog {
-            path: kept.join(DUMP_LOG),
-            text,
-        }))
-    }
-
     /// After a successful run (under the lock): remove the oldest complete
     /// images beyond `keep` (never `just_written`). Only images count and
     /// only images go; partials are [`recover`](Self::recover)ed, never pruned.
@@ -523,13 +322,6 @@ impl ContainerImages {
     }
 }
 
-/// A failed dump's log, kept: where, and its end.
-#[derive(Debug)]
-pub struct KeptLog {
-    pub path: PathBuf,
-    pub text: String,
-}
-
 /// Bytes a directory tree takes on disk (allocated blocks); links are not
 /// followed.
 pub fn disk_usage(path: &Path) -> u64 {
@@ -549,15 +341,15 @@ pub fn disk_usage(path: &Path) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn image(images: &ContainerImages, name: &str) {
+    pub(in crate::checkpoint) fn image(images: &ContainerImages, name: &str) {
         let d = images.dir.create_dir(name, 0o700).unwrap();
         d.create_new(INVENTORY, 0o600).unwrap();
     }
 
-    fn store() -> (tempfile::TempDir, ContainerImages) {
+    pub(in crate::checkpoint) fn store() -> (tempfile::TempDir, ContainerImages) {
         let t = tempfile::tempdir().unwrap();
         let root = ImageRoot::create_or_verify(&t.path().join("root")).unwrap();
         let images = root.create_container("c").unwrap();
@@ -629,59 +421,6 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn recovery_commits_a_finished_dump_and_keeps_the_log_of_another() {
-        let (_t, images) = store();
-        let lock = images.lock("c").unwrap();
-        let done = images
-            .dir
-            .create_dir(".partial-20260101T000001.000Z", 0o700)
-            .unwrap();
-        done.create_new(INVENTORY, 0o600).unwrap();
-        done.write_atomic(DUMP_LOG, b"(0.1) Dumping finished successfully\n", 0o600)
-            .unwrap();
-        let half = images
-            .dir
-            .create_dir(".partial-20260101T000002.000Z", 0o700)
-            .unwrap();
-        half.create_new(INVENTORY, 0o600).unwrap();
-        half.create_new("pages-1.img", 0o600).unwrap();
-        half.write_atomic(DUMP_LOG, b"(0.1) Dumping pages\n", 0o600)
-            .unwrap();
-        let got = images.recover(&lock).unwrap();
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert!(
-            matches!(&got[0], Recovery::Committed { image, .. } if image.ends_with("20260101T000001.000Z"))
-        );
-        let Recovery::Incomplete { log: Some(log), .. } = &got[1] else {
-            panic!("{got:?}")
-        };
-        assert!(log.ends_with(".failed/20260101T000002.000Z/dump.log"));
-        assert!(log.is_file());
-        assert!(!log.parent().unwrap().join("pages-1.img").exists());
-        assert_eq!(images.images().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn failed_logs_keep_their_own_small_retention() {
-        let (_t, images) = store();
-        let lock = images.lock("c").unwrap();
-        for _ in 0..FAILED_KEEP + 2 {
-            let p = images.begin(&lock).unwrap();
-            let d = images.dir.open_dir(p.dir_name()).unwrap().unwrap();
-            d.write_atomic(DUMP_LOG, b"Error (x): no\n", 0o600).unwrap();
-            let kept = images.roll_back(p, &lock).unwrap().unwrap();
-            assert!(kept.path.is_file());
-            assert!(kept.text.contains("Error (x): no"));
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        let failed = std::fs::read_dir(images.path().join(FAILED_DIR))
-            .unwrap()
-            .count();
-        assert_eq!(failed, FAILED_KEEP);
-        assert!(images.scan().unwrap().partials.is_empty());
     }
 
     #[test]
