@@ -145,6 +145,20 @@ fn examples(command: &str) -> &'static [(&'static str, &'static str)] {
             "A bundle whose container prints and exits.",
             "ocictl bundle /tmp/hello -- echo hello",
         )],
+        "checkpoint" => &[
+            (
+                "From cron (crontab -e as root): every 15 minutes, keep the newest 8 images, and say nothing when the previous run still holds the lock (exit 75).",
+                "*/15 * * * * /usr/local/bin/ocictl checkpoint --leave-running --quiet-if-locked --image-root /var/lib/ocictl/checkpoints --keep 8 web",
+            ),
+            (
+                "One image in one directory, as with runc.",
+                "ocictl checkpoint --image-path /var/tmp/web-image web",
+            ),
+        ],
+        "restore" => &[(
+            "Restore the newest complete image cron saved, in the background.",
+            "ocictl restore --image-root /var/lib/ocictl/checkpoints --latest -d -b /path/to/web-bundle web",
+        )],
         "completion" => &[(
             "Enable bash completion for this shell.",
             "source <(ocictl completion bash)",

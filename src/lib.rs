@@ -5,7 +5,7 @@
 //! values or a [`runc::Error`] that keeps what ran and what the runtime said.
 
 pub mod bundle;
-pub mod checkpoint_store;
+pub mod checkpoint;
 pub mod duration;
 pub mod runtime;
 pub mod secure_dir;

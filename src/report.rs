@@ -32,6 +32,10 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// The exit code for an error, per the README's table.
 pub fn exit_code_of(err: &anyhow::Error) -> i32 {
+    // A code given as context (`err.context(CodedError {…})`) decides.
+    if let Some(e) = err.downcast_ref::<CodedError>() {
+        return e.code;
+    }
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<runtime::Error>() {
             return e.exit_code();

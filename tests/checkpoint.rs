@@ -9,114 +9,14 @@
 
 mod common;
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::counter::*;
 use common::{unique_id, Env};
 use predicates::prelude::*;
-
-/// Counts in memory, appends each value to /count; exits 7 once /stop exists.
-const COUNTER: &str =
-    "i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i >> /count; sleep 0.05; done; exit 7";
-
-fn counter_bundle(env: &Env) -> PathBuf {
-    env.bundle(&["sh", "-c", COUNTER])
-}
-
-/// Run ocictl with all stdio on /dev/null and wait for it.
-fn ocictl_null(env: &Env, args: &[&std::ffi::OsStr]) -> Option<i32> {
-    spawn_null(env, args).wait().unwrap().code()
-}
-
-fn spawn_null(env: &Env, args: &[&std::ffi::OsStr]) -> Child {
-    env.std_cmd()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// The values the container wrote so far.
-fn counts(bundle: &Path) -> Vec<u64> {
-    std::fs::read_to_string(bundle.join("rootfs/count"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
-/// Wait until the container has written more than `n` values.
-fn wait_counts(bundle: &Path, n: usize) -> Vec<u64> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let c = counts(bundle);
-        if c.len() > n {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the counter never passed {n} values (has {c:?})"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A running counter container.
-fn start_counter(env: &Env, prefix: &str) -> (String, PathBuf) {
-    let bundle = counter_bundle(env);
-    let id = unique_id(prefix);
-    assert_eq!(
-        ocictl_null(env, args!["run", "-d", "-b", bundle, id]),
-        Some(0)
-    );
-    env.wait_status(&id, "running");
-    wait_counts(&bundle, 3);
-    (id, bundle)
-}
-
-fn complete_images(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|r| {
-            r.flatten()
-                .filter(|e| e.file_type().unwrap().is_dir())
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn hidden_dirs(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_type().unwrap().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect()
-}
-
-/// After a restore, the counter goes on from `last` (its last value before
-/// the checkpoint), not from 1.
-fn assert_continues(bundle: &Path, seen: usize, last: u64) {
-    let after = wait_counts(bundle, seen);
-    let next = after[seen];
-    assert_eq!(
-        next,
-        last + 1,
-        "after the restore the counter went on with {next}, not {}: {:?}",
-        last + 1,
-        &after[seen.saturating_sub(3)..]
-    );
-}
 
 #[test]
 fn checkpoint_stops_it_and_restore_continues_the_count_detached_and_foreground() {
@@ -289,22 +189,6 @@ fn image_root_with_keep_2_leaves_two_complete_images_and_restores_the_latest() {
     assert!(after[before.len()] > 1, "restored, not restarted");
 }
 
-fn flock(file: &File, how: i32) -> bool {
-    // SAFETY: flock on an fd the caller owns.
-    unsafe { libc::flock(file.as_raw_fd(), how) == 0 }
-}
-
-fn open_lock(path: &Path) -> File {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .unwrap()
-}
-
 #[test]
 fn a_second_checkpoint_while_the_lock_is_held_exits_75_at_once() {
     let env = Env::new();
@@ -349,9 +233,9 @@ fn a_second_checkpoint_while_the_lock_is_held_exits_75_at_once() {
 }
 
 #[test]
-fn a_checkpoint_killed_midway_leaves_no_complete_looking_image() {
+fn a_checkpoint_killed_midway_leaves_no_complete_looking_image_and_the_next_run_recovers_it() {
     let env = Env::new();
-    let (id, _bundle) = start_counter(&env, "killed");
+    let (id, bundle) = start_counter(&env, "killed");
     // A CRIU that takes its time, so ocictl can be killed mid-checkpoint.
     let slow = env.dir.path().join("slow-criu");
     std::fs::write(
@@ -392,13 +276,27 @@ fn a_checkpoint_killed_midway_leaves_no_complete_looking_image() {
         complete_images(&dir)
     );
     assert_eq!(hidden_dirs(&dir).len(), 1);
-    env.cmd()
-        .args(["restore", "-d", "--latest", "--image-root"])
+    // CRIU finished the orphaned dump: the next run commits it (and says
+    // so) rather than hiding or pruning it, and it restores.
+    let before = counts(&bundle);
+    let out = env
+        .std_cmd()
+        .args(["restore", "-d", "-b"])
+        .arg(&bundle)
+        .args(["--latest", "--image-root"])
         .arg(&root)
         .arg(&id)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("no complete checkpoint"));
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("had completed"), "{stderr}");
+    assert_eq!(complete_images(&dir).len(), 1);
+    assert!(hidden_dirs(&dir).is_empty(), "{:?}", hidden_dirs(&dir));
+    assert_continues(&bundle, before.len(), *before.last().unwrap());
 }
 
 #[test]
@@ -507,6 +405,35 @@ fn a_failed_dump_reports_criu_and_leaves_the_container_running() {
     assert!(stderr.contains("still running"), "{stderr}");
     assert_eq!(env.status(&id).as_deref(), Some("running"));
     assert!(complete_images(&root.join(&id)).is_empty());
+    assert!(
+        hidden_dirs(&root.join(&id)).is_empty(),
+        "the partial is removed"
+    );
+
+    // The log the message names exists, and outlives the next (failing) run.
+    let log = criu_log_named(&stderr);
+    assert!(log.starts_with(root.join(&id).join(".failed")), "{log:?}");
+    assert!(log.is_file(), "{log:?}");
+    let again = env
+        .cmd()
+        .args(["checkpoint", "--image-root"])
+        .arg(&root)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let second = criu_log_named(&String::from_utf8_lossy(&again.stderr));
+    assert_ne!(second, log);
+    assert!(log.is_file() && second.is_file(), "both logs are kept");
+}
+
+/// The path in "CRIU's log PATH ends with:".
+fn criu_log_named(stderr: &str) -> PathBuf {
+    let after = stderr
+        .split("CRIU's log ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no CRIU log named: {stderr}"));
+    PathBuf::from(after.split(" ends with:").next().unwrap().trim())
 }
 
 #[test]
@@ -838,4 +765,107 @@ fn foreground_restore_of_a_terminal_checkpoint_relays_the_pty() {
         env.runc_ids().is_empty(),
         "the restored container is deleted after it exits"
     );
+}
+
+// ---- cron: the README's own lines, under cron's environment ----
+
+/// The command of the README's crontab line (after the five time fields),
+/// and its restore line, with this test's binary, image root, ID and
+/// `--root` put in.
+fn readme_cron_lines(env: &Env, root: &Path, id: &str) -> (String, String) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let cron = readme
+        .lines()
+        .find(|l| l.starts_with("*/15 * * * * "))
+        .expect("the README has a crontab line");
+    let command: Vec<&str> = cron.split_whitespace().skip(5).collect();
+    let restore = readme
+        .lines()
+        .find(|l| l.starts_with("ocictl restore --image-root"))
+        .expect("the README has a restore line");
+    let fill = |line: &str| {
+        line.replace("/usr/local/bin/ocictl", "ocictl")
+            .replacen(
+                "ocictl ",
+                &format!(
+                    "{} --root {} ",
+                    common::ocictl_path().display(),
+                    env.root.display()
+                ),
+                1,
+            )
+            .replace("/var/lib/ocictl/checkpoints", &root.to_string_lossy())
+            .replace("/path/to/web-bundle", "BUNDLE")
+            .trim_end_matches(" web")
+            .to_string()
+            + " "
+            + id
+    };
+    (fill(&command.join(" ")), fill(restore))
+}
+
+/// Run a shell line as cron does: /bin/sh, `PATH=/usr/bin:/bin`, nothing else.
+fn as_cron(line: &str) -> std::process::Output {
+    std::process::Command::new("env")
+        .args(["-i", "PATH=/usr/bin:/bin", "HOME=/root", "SHELL=/bin/sh"])
+        .args(["/bin/sh", "-c", line])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_readme_crontab_line_works_under_cron_s_path_and_is_silent() {
+    // What makes this a test: under cron's PATH neither CRIU nor the
+    // iptables-restore it runs can be found by name.
+    for tool in ["criu", "iptables-restore"] {
+        let found = as_cron(&format!("command -v {tool}"));
+        assert!(!found.status.success(), "{tool} is on /usr/bin:/bin here");
+    }
+    let env = Env::new();
+    let (id, bundle) = start_counter(&env, "cron");
+    let root = env.dir.path().join("checkpoints");
+    let (line, restore) = readme_cron_lines(&env, &root, &id);
+    for _ in 0..2 {
+        let out = as_cron(&line);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{line}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    }
+    assert_eq!(complete_images(&root.join(&id)).len(), 2);
+
+    // A run that finds another holding the lock: exit 75 and not a word,
+    // so cron sends no mail.
+    let lock = open_lock(&root.join(&id).join(".lock"));
+    assert!(flock(&lock, libc::LOCK_EX | libc::LOCK_NB));
+    let out = as_cron(&line);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    drop(lock);
+
+    // The README's restore line, under the same environment.
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+    let restore = restore.replace("BUNDLE", &bundle.to_string_lossy());
+    let out = std::process::Command::new("env")
+        .args(["-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", &restore])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{restore}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.status(&id).as_deref(), Some("running"));
 }

@@ -1,11 +1,13 @@
 //! `ocictl checkpoint`: runc's checkpoint, plus image roots, a lock and
-//! pruning so it can run from cron.
+//! pruning so it can run from cron. Arguments → [`CheckpointRequest`] →
+//! `ocictl::checkpoint` → summary → text or JSON; the exit code of each
+//! [`StoreError`] is decided here.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use ocictl::checkpoint_store::{self, CheckpointRequest, StoreError};
-use ocictl::runtime::{CheckpointOpts, ContainerId, ManageCgroupsMode};
+use ocictl::checkpoint::{self, CheckpointRequest, Recovery, SignalNotice, StoreError};
+use ocictl::runtime::{exit_code, CheckpointOpts, ContainerId, CriuOpts, ManageCgroupsMode};
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -14,9 +16,12 @@ use crate::report::{CodedError, UsageError};
 /// Checkpoint a running container with CRIU.
 ///
 /// runc's flags work as in runc. For cron, use --image-root DIR instead of
-/// --image-path: each run writes DIR/ID/<UTC time>/, visible only once CRIU
-/// succeeded; --keep N keeps the newest N; a second run while one is going
-/// exits at once with code 75. Silent on success unless -v or --format json.
+/// --image-path: each run writes DIR/ID/<UTC time>/ (a 0700 directory),
+/// visible only once CRIU succeeded; --keep N keeps the newest N; a second
+/// run while one is going exits at once with code 75 (silently with
+/// --quiet-if-locked). SIGINT, SIGTERM or SIGHUP wait for runc and CRIU to
+/// finish, then commit or roll back (a second one stops ocictl at once).
+/// Silent on success unless -v or --format json.
 #[derive(Debug, Args)]
 pub struct Checkpoint {
     /// Where CRIU writes the image (runc's default: ./checkpoint).
@@ -30,6 +35,11 @@ pub struct Checkpoint {
     /// With --image-root: after a success, keep only the newest N complete images.
     #[arg(long, value_name = "N", requires = "image_root", value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: Option<u32>,
+
+    /// With --image-root: when another checkpoint of this container holds
+    /// the lock, exit 75 without a word (so cron sends no mail for a skipped run).
+    #[arg(long, requires = "image_root")]
+    pub quiet_if_locked: bool,
 
     /// A previous pre-dump's image, relative to the image path (e.g. ../pre).
     #[arg(long, value_name = "DIR")]
@@ -72,7 +82,8 @@ pub struct Checkpoint {
     pub id: ContainerId,
 }
 
-/// The CRIU flags checkpoint and restore share, with the same meaning.
+/// The CRIU flags checkpoint and restore share, with the same meaning
+/// (the driver's one `CriuOpts`).
 #[derive(Debug, Args)]
 pub struct CriuArgs {
     /// Where CRIU writes its work files and its log (default: the image path).
@@ -133,27 +144,35 @@ impl From<CgroupsMode> for ManageCgroupsMode {
     }
 }
 
+impl CriuArgs {
+    /// The driver's options, with the command's own `--image-path`.
+    pub fn opts(&self, image_path: Option<PathBuf>) -> CriuOpts {
+        CriuOpts {
+            image_path,
+            work_path: self.work_path.clone(),
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            lazy_pages: self.lazy_pages,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: self.manage_cgroups_mode.map(Into::into),
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+        }
+    }
+}
+
 impl Checkpoint {
     fn opts(&self) -> CheckpointOpts {
-        let c = &self.criu;
         CheckpointOpts {
-            image_path: self.image_path.clone(),
-            work_path: c.work_path.clone(),
+            criu: self.criu.opts(self.image_path.clone()),
             parent_path: self.parent_path.clone(),
             leave_running: self.leave_running,
-            tcp_established: c.tcp_established,
             tcp_skip_in_flight: self.tcp_skip_in_flight,
             link_remap: self.link_remap,
-            ext_unix_sk: c.ext_unix_sk,
-            shell_job: c.shell_job,
-            lazy_pages: c.lazy_pages,
             status_fd: self.status_fd,
             page_server: self.page_server.clone(),
-            file_locks: c.file_locks,
             pre_dump: self.pre_dump,
-            manage_cgroups_mode: c.manage_cgroups_mode.map(Into::into),
-            empty_ns: c.empty_ns.clone(),
-            auto_dedup: c.auto_dedup,
         }
     }
 
@@ -175,9 +194,19 @@ impl Checkpoint {
             opts: self.opts(),
             image_root: self.image_root.clone(),
             keep: self.keep.map(|n| n as usize),
+            on_signal: Some(print_signal_notice),
+            on_recovery: Some(print_recovery),
         };
-        let summary = checkpoint_store::checkpoint(&ctx.runc, &self.id, &req)
-            .map_err(|e| store_error(e, format!("cannot checkpoint container {}", self.id)))?;
+        let summary = match checkpoint::checkpoint(&ctx.runc, &self.id, &req) {
+            Ok(summary) => summary,
+            Err(StoreError::Locked { .. }) if self.quiet_if_locked => return Ok(exit_code::LOCKED),
+            Err(e) => {
+                return Err(store_error(
+                    e,
+                    format!("cannot checkpoint container {}", self.id),
+                ))
+            }
+        };
         if ctx.format == Format::Json {
             output::print_json(&summary)?;
         } else if self.verbose {
@@ -198,23 +227,85 @@ impl Checkpoint {
                 output::print_text(&format!("removed {}\n", old.display()))?;
             }
         }
+        if let (Some(sig), Some(name)) = (summary.interrupted, &summary.interrupted_by) {
+            eprintln!(
+                "ocictl: {name} arrived during the checkpoint: runc and CRIU finished it, and the image is committed at {}",
+                summary.image_path.display()
+            );
+            return Ok(128 + sig);
+        }
         Ok(0)
+    }
+}
+
+/// What a signal during a checkpoint does, said when it arrives.
+fn print_signal_notice(n: &SignalNotice) {
+    let name = ocictl::signal::Signal::from_number(n.signal)
+        .map(|s| s.name())
+        .unwrap_or_else(|| format!("signal {}", n.signal));
+    if !n.aborting {
+        eprintln!(
+            "ocictl: {name}: waiting for runc and CRIU to finish the checkpoint, then committing or rolling it back (a second signal stops ocictl at once)"
+        );
+        return;
+    }
+    let mut text =
+        format!("ocictl: second {name}: stopping now; runc and CRIU finish on their own");
+    if let Some(lock) = &n.lock {
+        text.push_str(&format!(" and hold {} until they exit", lock.display()));
+    }
+    if let Some(partial) = &n.partial {
+        text.push_str(&format!(
+            "; the next `ocictl checkpoint` or `ocictl restore --latest` commits {} if CRIU completed it, else keeps its dump.log under .failed/ beside it",
+            partial.display()
+        ));
+    }
+    eprintln!("{text}");
+}
+
+/// A partial image a crashed run had left: never dealt with silently.
+pub fn print_recovery(r: &Recovery) {
+    match r {
+        Recovery::Committed { partial, image } => eprintln!(
+            "ocictl: warning: a checkpoint interrupted earlier had completed: {} is now {}",
+            partial.display(),
+            image.display()
+        ),
+        Recovery::Incomplete { partial, log } => eprintln!(
+            "ocictl: warning: a checkpoint interrupted earlier had not completed: removed {}{}",
+            partial.display(),
+            log.as_ref()
+                .map(|l| format!(", its CRIU log is kept at {}", l.display()))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The exit code the README documents for a store error.
+fn exit_code_of(err: &StoreError) -> i32 {
+    match err {
+        StoreError::Locked { .. } => exit_code::LOCKED,
+        StoreError::Interrupted { signal } => 128 + signal,
+        other => other
+            .runtime_error()
+            .map_or(exit_code::FAILURE, |e| e.exit_code()),
     }
 }
 
 /// A store error as the operator sees it, with its documented exit code.
 /// The lock's message stands alone (one line, for cron mail); others get
-/// `context` naming the container.
+/// `context` naming the container, and keep the driver's error in their
+/// chain so the CLI's hints see it.
 pub fn store_error(err: StoreError, context: String) -> anyhow::Error {
-    let code = err.exit_code();
-    let locked = matches!(err, StoreError::Locked { .. });
-    let err = anyhow::Error::new(CodedError {
-        code,
-        message: err.to_string(),
-    });
-    if locked {
-        err
-    } else {
-        err.context(context)
+    let code = exit_code_of(&err);
+    if matches!(err, StoreError::Locked { .. }) {
+        return anyhow::Error::new(CodedError {
+            code,
+            message: err.to_string(),
+        });
     }
+    anyhow::Error::new(err).context(CodedError {
+        code,
+        message: context,
+    })
 }

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ocictl::checkpoint_store::{self, RestoreRequest};
+use ocictl::checkpoint::{self, RestoreRequest};
 use ocictl::runtime::{ContainerId, RestoreOpts};
 use serde_json::json;
 
-use super::checkpoint::{store_error, CriuArgs};
+use super::checkpoint::{print_recovery, store_error, CriuArgs};
 use super::{report_action, termination_json, Context, Outcome};
 use crate::output::{self, Format};
 
@@ -84,24 +84,14 @@ pub struct Restore {
 
 impl Restore {
     fn opts(&self) -> RestoreOpts {
-        let c = &self.criu;
         RestoreOpts {
+            criu: self.criu.opts(self.image_path.clone()),
             console_socket: self.console_socket.clone(),
-            image_path: self.image_path.clone(),
-            work_path: c.work_path.clone(),
-            tcp_established: c.tcp_established,
-            ext_unix_sk: c.ext_unix_sk,
-            shell_job: c.shell_job,
-            file_locks: c.file_locks,
-            manage_cgroups_mode: c.manage_cgroups_mode.map(Into::into),
             bundle: self.bundle.clone(),
             detach: self.detach,
             pid_file: self.pid_file.clone(),
             no_subreaper: self.no_subreaper,
             no_pivot: self.no_pivot,
-            empty_ns: c.empty_ns.clone(),
-            auto_dedup: c.auto_dedup,
-            lazy_pages: c.lazy_pages,
             lsm_profile: self.lsm_profile.clone(),
             lsm_mount_context: self.lsm_mount_context.clone(),
         }
@@ -117,9 +107,19 @@ impl Restore {
             opts: self.opts(),
             image_root: self.image_root.clone(),
             from: self.from.clone(),
+            on_recovery: Some(print_recovery),
         };
-        let restored = checkpoint_store::restore(&ctx.runc, &self.id, &req)
+        let restored = checkpoint::restore(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot restore container {}", self.id)))?;
+        if ctx.format != Format::Json {
+            for s in &restored.skipped {
+                eprintln!(
+                    "ocictl: --latest skipped {} ({})",
+                    s.path.display(),
+                    s.reason
+                );
+            }
+        }
         if self.verbose && ctx.format != Format::Json {
             output::print_text(&format!(
                 "restored {} from {}\n",
@@ -128,6 +128,9 @@ impl Restore {
             ))?;
         }
         let mut extra = json!({ "image_path": restored.image_path });
+        if !restored.skipped.is_empty() {
+            extra["skipped"] = json!(restored.skipped);
+        }
         if self.detach {
             extra["detached"] = json!(true);
             report_action(ctx, "restore", &self.id, extra)?;

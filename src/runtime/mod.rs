@@ -32,7 +32,7 @@ use std::process::Command;
 use std::time::Duration;
 
 pub use argv::{absolute, Args};
-pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, RestoreOpts};
+pub use checkpoint::{CheckpointAction, CheckpointOpts, CriuOpts, ManageCgroupsMode, RestoreOpts};
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, ErrorKind, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};

@@ -12,6 +12,7 @@ use assert_cmd::Command;
 use tempfile::TempDir;
 
 pub mod attacker;
+pub mod counter;
 
 /// The ocictl binary under test, with no OCICTL_* settings from outside.
 pub fn ocictl() -> Command {
