@@ -26,6 +26,16 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
     out.flush()
 }
 
+/// Print one JSON value on one line on stderr: the summary of a foreground
+/// `run`/`exec`/`restore`, whose stdout is the container's.
+pub fn print_json_stderr<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    let mut err = io::stderr().lock();
+    err.write_all(&line)?;
+    err.flush()
+}
+
 /// Print a JSON value indented as runc indents it (`runc state`).
 pub fn print_json_pretty<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
     let mut out = io::stdout().lock();

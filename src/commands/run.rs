@@ -136,10 +136,7 @@ impl Run {
             return report_action(ctx, "run", &self.id, serde_json::json!({"detached": true}));
         }
         tracing::debug!(%status, "container finished");
-        if ctx.format == crate::output::Format::Json {
-            report_action(ctx, "run", &self.id, super::termination_json(status))?;
-        }
-        Ok(status.shell_code())
+        super::report_finished(ctx, "run", &self.id, status, serde_json::json!({}))
     }
 }
 

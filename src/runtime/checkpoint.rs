@@ -201,7 +201,7 @@ impl Runtime {
         let mut args = Args::subcommand("restore");
         opts.push_args(&mut args);
         args.arg(id);
-        self.run_inherited(args)
+        self.run_stdio(args, !opts.detach)
     }
 
     /// Foreground restore of a terminal checkpoint: ocictl receives the

@@ -210,6 +210,7 @@ impl Runtime {
             &self.binary,
             stdin,
             self.timeout,
+            self.setpgid,
         )?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
@@ -229,6 +230,18 @@ impl Runtime {
     /// asked for no log of their own. Returns how the runtime ended: for a
     /// foreground `run` or `exec`, that is the container process's status.
     pub fn run_inherited(&self, args: Args) -> Result<Termination> {
+        self.run_stdio(args, false)
+    }
+
+    /// [`Runtime::run_inherited`] for a process in the foreground
+    /// (`foreground`: no `--detach`). runc then copies the process's stdio
+    /// through pipes of its own, so its stderr is ocictl's to pass on: the
+    /// error line runc prints there is held back (the error is reported once,
+    /// by ocictl, with `--format json` as one JSON object); everything else
+    /// is passed on as it comes. A runtime killed by a signal is a runtime
+    /// failure (runc reports a killed process as 128+N, never as its own
+    /// death), so a signal is never reported as the process's.
+    pub(crate) fn run_stdio(&self, args: Args, foreground: bool) -> Result<Termination> {
         self.check_global_flags()?;
         let mut private_log = if self.log.is_none() && !self.debug {
             Some(process::PrivateLog::new()?)
@@ -237,9 +250,32 @@ impl Runtime {
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
         let argv = self.argv_with_log(args, log_path.as_deref());
-        let status =
-            process::run_inherited(self.command(&argv), &argv, &self.binary, self.setpgid)?;
+        let filter = match private_log.as_ref() {
+            Some(log) if foreground && self.flavor_hint().pipes_foreground_stdio() => {
+                Some(log.reader()?)
+            }
+            _ => None,
+        };
+        let status = process::run_inherited(
+            self.command(&argv),
+            &argv,
+            &self.binary,
+            self.setpgid,
+            filter,
+        )?;
         tracing::debug!(%status, "runtime finished");
+        if foreground && matches!(status, Termination::Signaled(_)) {
+            let message = private_log
+                .as_mut()
+                .map(|log| self.flavor_hint().error_message(&log.contents()))
+                .unwrap_or_default();
+            return Err(Error::Failed {
+                argv,
+                status,
+                message,
+                stderr: String::new(),
+            });
+        }
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
             let message = self.flavor_hint().error_message(&text);
@@ -384,7 +420,7 @@ impl Runtime {
         let mut args = Args::subcommand("run");
         opts.push_args(&mut args);
         args.arg(id);
-        self.run_inherited(args)
+        self.run_stdio(args, !opts.detach)
     }
 
     fn expect_success(&self, args: Args) -> Result<()> {

@@ -40,14 +40,17 @@ pub(crate) fn spawn(mut cmd: Command, argv: &Argv, binary: &std::path::Path) -> 
 }
 
 /// Run to completion with stdout and stderr captured, `stdin` written to the
-/// child's stdin (or /dev/null), and the child killed after `timeout`.
+/// child's stdin (or /dev/null), and the child killed after `timeout` with
+/// every process it started (`setpgid`: the runtime leads its own group).
 pub(crate) fn capture(
     mut cmd: Command,
     argv: &Argv,
     binary: &std::path::Path,
     stdin: Option<&[u8]>,
     timeout: Option<Duration>,
+    setpgid: bool,
 ) -> Result<Captured> {
+    let own_group = setpgid;
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -77,7 +80,7 @@ pub(crate) fn capture(
             })
         }
         Err(ReadError::TimedOut) => {
-            let _ = child.kill();
+            kill_tree(Pid::from_raw(child.id() as i32), own_group);
             let _ = child.wait();
             Err(Error::TimedOut {
                 argv: argv.clone(),
@@ -93,6 +96,52 @@ pub(crate) fn capture(
             ))
         }
     }
+}
+
+/// End a timed-out runtime and everything it started: a hung wrapper
+/// script's child must not outlive it. Each process is stopped before its
+/// children are read (so it can neither fork nor reap behind the walk),
+/// then all are killed. With its own process group (`--setpgid`) the whole
+/// group goes too, including children that left the tree by daemonizing.
+///
+/// Why not always a group of its own: a prompt call shares ocictl's group so
+/// that Ctrl-C at the terminal reaches it with ocictl, as it would reach
+/// runc run from a shell; the walk gives the same end without that change.
+fn kill_tree(root: Pid, own_group: bool) {
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        if found.contains(&pid) || kill(pid, NixSignal::SIGSTOP).is_err() {
+            continue;
+        }
+        found.push(pid);
+        stack.extend(children_of(pid));
+    }
+    if own_group {
+        let _ = nix::sys::signal::killpg(root, NixSignal::SIGKILL);
+    }
+    for pid in found {
+        let _ = kill(pid, NixSignal::SIGKILL);
+    }
+}
+
+/// A process's children, from /proc/PID/task/*/children.
+fn children_of(pid: Pid) -> Vec<Pid> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        children.extend(
+            text.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .map(Pid::from_raw),
+        );
+    }
+    children
 }
 
 /// A poll(2) timeout for `d`, rounded up to whole milliseconds (so a
@@ -192,11 +241,15 @@ pub const PROXIED_SIGNALS: &[i32] = &[
 /// to the whole foreground process group (Ctrl-C at a terminal) already
 /// reach the runtime, so they are not sent twice — unless the runtime has
 /// a process group of its own (`own_group`), where only ocictl gets them.
+///
+/// With `stderr_log` (a reader of the runtime's private log), the runtime's
+/// stderr goes through ocictl: see [`pass_stderr`].
 pub(crate) fn run_inherited(
-    cmd: Command,
+    mut cmd: Command,
     argv: &Argv,
     binary: &std::path::Path,
     own_group: bool,
+    stderr_log: Option<std::fs::File>,
 ) -> Result<Termination> {
     use signal_hook::iterator::exfiltrator::WithOrigin;
     use signal_hook::iterator::SignalsInfo;
@@ -204,12 +257,19 @@ pub(crate) fn run_inherited(
     let mut signals = SignalsInfo::<WithOrigin>::new(PROXIED_SIGNALS)
         .map_err(|e| Error::io("installing the signal proxy", e))?;
     let handle = signals.handle();
-    let child = match spawn(cmd, argv, binary) {
+    if stderr_log.is_some() {
+        cmd.stderr(Stdio::piped());
+    }
+    let mut child = match spawn(cmd, argv, binary) {
         Ok(child) => child,
         Err(e) => {
             handle.close();
             return Err(e);
         }
+    };
+    let stderr_pass = match (child.stderr.take(), stderr_log) {
+        (Some(pipe), Some(log)) => Some(std::thread::spawn(move || pass_stderr(pipe, &log))),
+        _ => None,
     };
     let pid = Pid::from_raw(child.id() as i32);
     // Set once the child has exited and before it is reaped, so its pid is
@@ -237,6 +297,9 @@ pub(crate) fn run_inherited(
     let status = wait_then_reap(child, &exited);
     handle.close();
     let _ = forwarder.join();
+    if let Some(pass) = stderr_pass {
+        let _ = pass.join();
+    }
     status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
 }
 
@@ -251,6 +314,51 @@ fn wait_then_reap(mut child: Child, exited: &Mutex<bool>) -> std::io::Result<Ter
     }
     *exited.lock().unwrap_or_else(|p| p.into_inner()) = true;
     Ok(Termination::from_status(child.wait()?))
+}
+
+/// Copy the runtime's stderr to ocictl's as it comes, except the line runc
+/// prints there when it fails: the message of an error record it has just
+/// written to its log (runc logs the error, then prints the same text to
+/// stderr, then exits; so the record is there when the line arrives). ocictl
+/// reports that error itself, once.
+fn pass_stderr(mut pipe: std::process::ChildStderr, log: &std::fs::File) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = std::io::stderr();
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let chunk = strip_logged_error(&buf[..n], log);
+        // A closed stderr: keep reading, so the runtime never blocks on it.
+        let _ = out.write_all(chunk).and_then(|()| out.flush());
+    }
+}
+
+/// `chunk` without a trailing line that repeats an error record of `log`.
+fn strip_logged_error<'a>(chunk: &'a [u8], log: &std::fs::File) -> &'a [u8] {
+    use std::os::unix::fs::FileExt;
+    let len = log.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return chunk;
+    }
+    let mut text = vec![0u8; len.min(1 << 20) as usize];
+    let n = log.read_at(&mut text, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&text[..n]);
+    for record in text.lines().filter_map(super::log::parse_log_line) {
+        if !(record.level.eq_ignore_ascii_case("error")
+            || record.level.eq_ignore_ascii_case("fatal"))
+        {
+            continue;
+        }
+        let line = format!("{}\n", record.msg);
+        if let Some(rest) = chunk.strip_suffix(line.as_bytes()) {
+            return rest;
+        }
+    }
+    chunk
 }
 
 /// An anonymous file the runtime writes its log into, reached through
@@ -268,6 +376,13 @@ impl PrivateLog {
 
     pub fn path(&self) -> std::path::PathBuf {
         format!("/proc/{}/fd/{}", std::process::id(), self.file.as_raw_fd()).into()
+    }
+
+    /// A second handle on the log, for reading it while the runtime runs.
+    pub fn reader(&self) -> Result<std::fs::File> {
+        self.file
+            .try_clone()
+            .map_err(|e| Error::io("opening the private log file", e))
     }
 
     pub fn contents(&mut self) -> String {
