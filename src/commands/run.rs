@@ -5,7 +5,9 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{ContainerId, RunOpts};
 
-use super::create::{report_monitored, BundleArgs, MonitorArgs};
+use super::create::{
+    kept_terminal_copy, remove_kept_copy, report_monitored, BundleArgs, MonitorArgs,
+};
 use super::{report_action, Context, Outcome};
 
 /// Create and start a container.
@@ -90,9 +92,7 @@ impl Run {
         let mut kept = None;
         if self.tty && !bundle.wants_terminal() {
             if self.detach || self.keep {
-                let path =
-                    ocictl::shim::state::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
-                bundle.with_terminal_at(&path).with_context(fail)?;
+                let path = kept_terminal_copy(ctx, &self.id, &bundle).with_context(fail)?;
                 opts.create.bundle = Some(path.clone());
                 kept = Some(path);
             } else {
@@ -137,13 +137,5 @@ impl Run {
         }
         tracing::debug!(%status, "container finished");
         super::report_finished(ctx, "run", &self.id, status, serde_json::json!({}))
-    }
-}
-
-/// A kept terminal copy of the bundle is the container's only while the
-/// container exists: when the runtime failed to make one, remove it.
-fn remove_kept_copy(kept: Option<&std::path::Path>) {
-    if let Some(path) = kept {
-        let _ = std::fs::remove_dir_all(path);
     }
 }
