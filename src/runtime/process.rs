@@ -226,6 +226,12 @@ fn read_some<R: Read>(
 
 /// Signals a foreground runtime should get when ocictl gets them: runc's own
 /// signal proxy passes them on to the container.
+///
+/// SIGTSTP too (Ctrl-Z): runc catches it and passes it on, so under bare
+/// runc nothing stops (a container's process leads a session of its own,
+/// where the kernel discards a stop signal), and the shell keeps waiting.
+/// Were ocictl to stop alone, runc would be left running in the background
+/// and spin on SIGTTIN reading the terminal; so ocictl does as runc does.
 pub const PROXIED_SIGNALS: &[i32] = &[
     libc::SIGINT,
     libc::SIGTERM,
@@ -234,6 +240,7 @@ pub const PROXIED_SIGNALS: &[i32] = &[
     libc::SIGUSR1,
     libc::SIGUSR2,
     libc::SIGWINCH,
+    libc::SIGTSTP,
 ];
 
 /// Spawn with inherited stdio and wait, forwarding the signals ocictl
