@@ -14,7 +14,8 @@ pub enum Format {
     #[default]
     #[value(alias = "human", alias = "text")]
     Table,
-    /// One JSON value on stdout (JSON lines for streams); errors as JSON on stderr.
+    /// One JSON value on stdout (JSON lines for streams; a foreground
+    /// run/exec/restore's summary on stderr); errors as JSON on stderr.
     Json,
 }
 

@@ -275,7 +275,14 @@ pub(crate) fn run_inherited(
         }
     };
     let stderr_pass = match (child.stderr.take(), stderr_log) {
-        (Some(pipe), Some(log)) => Some(std::thread::spawn(move || pass_stderr(pipe, &log))),
+        (Some(pipe), Some(log)) => {
+            let (done, passed) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                pass_stderr(pipe, &log);
+                let _ = done.send(());
+            });
+            Some(passed)
+        }
         _ => None,
     };
     let pid = Pid::from_raw(child.id() as i32);
@@ -304,8 +311,11 @@ pub(crate) fn run_inherited(
     let status = wait_then_reap(child, &exited);
     handle.close();
     let _ = forwarder.join();
-    if let Some(pass) = stderr_pass {
-        let _ = pass.join();
+    if let Some(passed) = stderr_pass {
+        // The pipe ends with the runtime, unless something it started
+        // kept it open: then what remains is passed on by the thread
+        // while ocictl finishes, not waited for.
+        let _ = passed.recv_timeout(STDERR_AFTER_EXIT);
     }
     status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
 }
@@ -322,6 +332,9 @@ fn wait_then_reap(mut child: Child, exited: &Mutex<bool>) -> std::io::Result<Ter
     *exited.lock().unwrap_or_else(|p| p.into_inner()) = true;
     Ok(Termination::from_status(child.wait()?))
 }
+
+/// How long the runtime's stderr may stay open after it exited.
+const STDERR_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// Copy the runtime's stderr to ocictl's as it comes, except the line runc
 /// prints there when it fails: the message of an error record it has just

@@ -207,8 +207,8 @@ pub fn logs_request(path: &Path) -> io::Result<Option<Vec<u8>>> {
 /// How an attach session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachEnd {
-    /// The detach keys were typed (or ocictl was told to stop): the
-    /// container keeps running.
+    /// The detach keys were typed, the input ended, or ocictl was told to
+    /// stop: the container keeps running.
     Detached,
     /// The monitor closed the stream: the container ended.
     Ended,
