@@ -399,3 +399,32 @@ fn ctrl_z_under_run_t_is_the_container_shells_job_control() {
         assert!(stopped.is_empty(), "{what}: {stopped:?}");
     }
 }
+
+/// `--setpgid` in an interactive shell: the runtime's own group gets the
+/// terminal for as long as it runs (as a shell gives it to a job), so runc
+/// reads what is typed instead of spinning on SIGTTIN in the background;
+/// Ctrl-Z then does what it does under bare runc, and the shell gets the
+/// terminal back at the end.
+#[test]
+fn setpgid_gives_the_runtime_the_terminal_while_it_runs() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sh", "-c", "while read l; do echo got:$l; done"]);
+    let tmux = Tmux::new("setpgid");
+    let id = unique_id("pg");
+    let command = format!(
+        "'{}' --root '{}' --setpgid run -b '{}' {id}",
+        common::ocictl_path().display(),
+        env.root.display(),
+        bundle.display()
+    );
+    let (reached, stopped) = ctrl_z_outcome(&env, &tmux, &command, &id, 1);
+    assert!(
+        reached && stopped.is_empty(),
+        "line reached the container: {reached}, stopped: {stopped:?}\n{}",
+        tmux.screen()
+    );
+    tmux.keys(&["C-d"]);
+    tmux.expect("ended=0");
+    tmux.keys(&["echo shell-$((6*7))", "Enter"]);
+    tmux.expect("shell-42");
+}

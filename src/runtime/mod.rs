@@ -281,9 +281,12 @@ impl Runtime {
             let message = self.flavor_hint().error_message(&text);
             // A foreground container's own non-zero exit is not a runtime
             // error: runc logs an error record only when it failed itself.
-            let runtime_failed = text.lines().filter_map(log::parse_log_line).any(|r| {
-                r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
-            });
+            // Exit 0 is a success whatever it logged (runc logs a cgroup it
+            // could not remove afterwards as an error, and still exits 0).
+            let runtime_failed = !status.success()
+                && text.lines().filter_map(log::parse_log_line).any(|r| {
+                    r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
+                });
             if runtime_failed {
                 return Err(Error::Failed {
                     argv,

@@ -286,6 +286,7 @@ pub(crate) fn run_inherited(
         _ => None,
     };
     let pid = Pid::from_raw(child.id() as i32);
+    let _terminal = own_group.then(|| Foreground::hand_to(pid)).flatten();
     // Set once the child has exited and before it is reaped, so its pid is
     // never signalled after it could have been reused.
     let exited = Arc::new(Mutex::new(false));
@@ -318,6 +319,45 @@ pub(crate) fn run_inherited(
         let _ = passed.recv_timeout(STDERR_AFTER_EXIT);
     }
     status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
+}
+
+/// The terminal handed to a runtime with a process group of its own
+/// (`--setpgid`), as a shell hands it to a job: a runtime in a background
+/// group that reads the terminal (runc copies stdin to the process) gets
+/// SIGTTIN, which runc catches, and spins at 100% CPU. Ctrl-C and Ctrl-Z
+/// then reach the runtime from the terminal, as under bare runc. Given back
+/// to ocictl's group when dropped.
+struct Foreground {
+    fd: std::os::fd::BorrowedFd<'static>,
+    ours: Pid,
+}
+
+impl Foreground {
+    /// Only when ocictl's stdin, stdout or stderr is a terminal on which
+    /// ocictl's group is in the foreground.
+    fn hand_to(group: Pid) -> Option<Foreground> {
+        let fd = crate::tty::controlling_stdio()?;
+        let ours = nix::unistd::getpgrp();
+        if nix::unistd::tcgetpgrp(fd).ok()? != ours {
+            return None;
+        }
+        nix::unistd::tcsetpgrp(fd, group).ok()?;
+        Some(Foreground { fd, ours })
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        // From the background, tcsetpgrp stops the caller with SIGTTOU
+        // unless that is blocked.
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        let mut ttou = SigSet::empty();
+        ttou.add(NixSignal::SIGTTOU);
+        let mut old = SigSet::empty();
+        let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
+        let _ = nix::unistd::tcsetpgrp(self.fd, self.ours);
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
 }
 
 fn wait_then_reap(mut child: Child, exited: &Mutex<bool>) -> std::io::Result<Termination> {
