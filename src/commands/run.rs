@@ -13,7 +13,7 @@ use super::{report_action, Context, Outcome};
 /// Create and start a container.
 ///
 /// In the foreground ocictl waits, passes on the signals it gets (INT, TERM,
-/// HUP, QUIT, USR1, USR2, WINCH), deletes the container when it exits
+/// HUP, QUIT, USR1, USR2, WINCH, TSTP), deletes the container when it exits
 /// (unless --keep), and exits with its status: its exit code, or 128+N when
 /// signal N killed it.
 ///
