@@ -42,7 +42,8 @@ fn main() -> ExitCode {
 }
 
 /// Tracing goes to stderr, only when asked for (`--debug` or `RUST_LOG`), so
-/// a plain invocation pays nothing for it.
+/// a plain invocation pays nothing for it. Coloured only on a terminal, and
+/// never with NO_COLOR (files and pipes get plain text).
 fn init_tracing(debug: bool) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) if !filter.is_empty() => filter,
@@ -52,7 +53,16 @@ fn init_tracing(debug: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_wants_colour())
         .without_time()
         .with_target(false)
         .init();
+}
+
+/// Whether stderr is a terminal and the user did not ask for no colour
+/// (NO_COLOR set to anything non-empty, as no-color.org says).
+fn stderr_wants_colour() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }

@@ -14,7 +14,8 @@ pub enum Format {
     #[default]
     #[value(alias = "human", alias = "text")]
     Table,
-    /// One JSON value on stdout (JSON lines for streams); errors as JSON on stderr.
+    /// One JSON value on stdout (JSON lines for streams; a foreground
+    /// run/exec/restore's summary on stderr); errors as JSON on stderr.
     Json,
 }
 
@@ -24,6 +25,16 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
     serde_json::to_writer(&mut out, value)?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// Print one JSON value on one line on stderr: the summary of a foreground
+/// `run`/`exec`/`restore`, whose stdout is the container's.
+pub fn print_json_stderr<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    let mut err = io::stderr().lock();
+    err.write_all(&line)?;
+    err.flush()
 }
 
 /// Print a JSON value indented as runc indents it (`runc state`).

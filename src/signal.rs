@@ -45,15 +45,26 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-/// Linux's real-time signal range as the kernel defines it (glibc reserves
-/// the first few for itself, but a container's process may use any of them).
-const RTMIN: i32 = 32;
-const RTMAX: i32 = 64;
+/// The highest signal number the kernel has (a number up to it is always
+/// accepted, as runc accepts it).
+const MAX: i32 = 64;
+
+/// `RTMIN` as userspace counts it: glibc's SIGRTMIN (34; 32 and 33 are
+/// glibc's own), which bash, systemd and Docker mean by `RTMIN+N` (systemd
+/// halts on RTMIN+3 = 37).
+fn rtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// `RTMAX` as glibc counts it (64).
+fn rtmax() -> i32 {
+    libc::SIGRTMAX()
+}
 
 /// Why a signal could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown signal {input:?}: use a name like TERM, SIGKILL or HUP, or a number from 1 to {RTMAX}"
+    "unknown signal {input:?}: use a name like TERM, SIGKILL or HUP, or a number from 1 to {MAX}"
 )]
 pub struct ParseSignalError {
     input: String,
@@ -66,25 +77,25 @@ impl Signal {
     /// The signal with this number, if the number is one. 0 is kept, as
     /// runc keeps it: `kill ID 0` only checks that the process exists.
     pub fn from_number(n: i32) -> Option<Signal> {
-        (0..=RTMAX).contains(&n).then_some(Signal(n))
+        (0..=MAX).contains(&n).then_some(Signal(n))
     }
 
     pub fn number(self) -> i32 {
         self.0
     }
 
-    /// The canonical name with the `SIG` prefix (`SIGKILL`, `SIGRTMIN+3`).
+    /// The canonical name with the `SIG` prefix (`SIGKILL`, `SIGRTMIN+3`),
+    /// as bash's `kill -l` names it; the bare number for 0 and for the
+    /// real-time signals glibc keeps for itself (32, 33), which have none.
     pub fn name(self) -> String {
-        if self.0 == 0 {
-            return "0".into();
-        }
         if let Some((name, _)) = NAMES.iter().find(|(_, n)| *n == self.0) {
             return format!("SIG{name}");
         }
         match self.0 {
-            RTMIN => "SIGRTMIN".into(),
-            RTMAX => "SIGRTMAX".into(),
-            n => format!("SIGRTMIN+{}", n - RTMIN),
+            n if n == rtmin() => "SIGRTMIN".into(),
+            n if n == rtmax() => "SIGRTMAX".into(),
+            n if n > rtmin() && n < rtmax() => format!("SIGRTMIN+{}", n - rtmin()),
+            n => n.to_string(),
         }
     }
 
@@ -120,13 +131,13 @@ impl FromStr for Signal {
             };
             // Checked: `RTMIN+2147483647` is not a signal, not an overflow.
             let n = base.checked_add(sign.checked_mul(offset)?)?;
-            (RTMIN..=RTMAX).contains(&n).then_some(Signal(n))
+            (rtmin()..=rtmax()).contains(&n).then_some(Signal(n))
         };
         if let Some(rest) = bare.strip_prefix("RTMIN") {
-            return rt(rest, RTMIN, 1).ok_or_else(err);
+            return rt(rest, rtmin(), 1).ok_or_else(err);
         }
         if let Some(rest) = bare.strip_prefix("RTMAX") {
-            return rt(rest, RTMAX, -1).ok_or_else(err);
+            return rt(rest, rtmax(), -1).ok_or_else(err);
         }
         Err(err())
     }
@@ -148,15 +159,36 @@ mod tests {
             assert_eq!(s.parse::<Signal>().unwrap(), Signal::KILL, "{s}");
         }
         assert_eq!("hup".parse::<Signal>().unwrap().number(), libc::SIGHUP);
-        assert_eq!("RTMIN+3".parse::<Signal>().unwrap().number(), 35);
         assert_eq!("SIGRTMAX-1".parse::<Signal>().unwrap().number(), 63);
         assert_eq!("64".parse::<Signal>().unwrap().name(), "SIGRTMAX");
         assert_eq!("0".parse::<Signal>().unwrap().number(), 0);
     }
 
+    /// Counted as bash (`kill -l RTMIN+3` is 37), glibc, systemd and Docker
+    /// count: from glibc's SIGRTMIN, 34.
+    #[test]
+    fn real_time_signals_count_from_glibcs_rtmin() {
+        let n = |s: &str| s.parse::<Signal>().unwrap().number();
+        assert_eq!(n("RTMIN"), 34);
+        assert_eq!(n("RTMIN+3"), 37);
+        assert_eq!(n("SIGRTMIN+30"), 64);
+        assert_eq!(n("RTMAX"), 64);
+        assert_eq!(n("RTMAX-30"), 34);
+        assert_eq!(Signal(37).name(), "SIGRTMIN+3");
+        assert_eq!(Signal(34).name(), "SIGRTMIN");
+        // glibc's own: sendable by number, named by number.
+        assert_eq!(Signal(32).name(), "32");
+        assert_eq!(n("33"), 33);
+        for s in ["RTMIN+31", "RTMAX-31", "RTMIN-1"] {
+            assert!(s.parse::<Signal>().is_err(), "{s}");
+        }
+    }
+
     #[test]
     fn rejects_what_is_not_a_signal() {
-        for s in ["", "65", "-9", "BOGUS", "SIG", "RTMIN+40", "KILL9"] {
+        for s in [
+            "", "65", "-9", "BOGUS", "SIG", "RTMIN+40", "KILL9", "RTMIN+31",
+        ] {
             let err = s.parse::<Signal>().unwrap_err();
             assert!(err.to_string().contains("unknown signal"), "{s}");
         }

@@ -380,6 +380,7 @@ impl Relay<'_> {
                     match nix::unistd::read(master, &mut buf) {
                         Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(()),
                         Ok(n) => {
+                            self.keep_size(master);
                             if let Some(out) = output {
                                 if write_all(out, &buf[..n]).is_err() {
                                     // stdout closed: keep draining the pty so
@@ -415,6 +416,7 @@ impl Relay<'_> {
                             }
                         }
                         Ok(n) => {
+                            self.keep_size(master);
                             last_input = buf[n - 1];
                             pending.extend_from_slice(&buf[..n]);
                             // Most writes go straight through.
@@ -440,6 +442,21 @@ impl Relay<'_> {
                     Control::Continue if draining => Control::Drain,
                     c => c,
                 };
+            }
+        }
+    }
+}
+
+impl Relay<'_> {
+    /// Give the pty this terminal's size again if it has none. CRIU
+    /// restores a checkpointed pty's settings (its size too, often none)
+    /// after the runtime handed the master on, so the size set when the
+    /// relay started may be gone; a program never sets 0x0 itself. Checked
+    /// on each chunk in or out: one ioctl.
+    fn keep_size(&self, master: BorrowedFd<'_>) {
+        if window_size(master).is_none() {
+            if let Some(ws) = self.size_from.and_then(window_size) {
+                let _ = set_window_size(master, &ws);
             }
         }
     }

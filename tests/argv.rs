@@ -479,7 +479,7 @@ fn kill_sends_the_signal_as_a_number() {
     );
     assert_eq!(
         fake.argv_of(&["kill", "c", "RTMIN+3"]),
-        strings(&["kill", "c", "35"])
+        strings(&["kill", "c", "37"])
     );
     for all in ["-a", "--all"] {
         assert_eq!(

@@ -13,8 +13,10 @@ use super::{Context, Outcome};
 /// "terminal": true) without --console-socket: your terminal goes raw, its
 /// size follows yours, and what you type reaches the container's pty.
 ///
-/// Type the detach keys (default Ctrl-P Ctrl-Q) to leave: the container keeps
-/// running and `ocictl attach` brings you back. When the container exits,
+/// Type the detach keys (default Ctrl-P Ctrl-Q) to leave, or end the input
+/// (as Docker does: `</dev/null` or a finished pipe returns at once): the
+/// container keeps running and `ocictl attach` brings you back. Attaching
+/// makes a full-screen program (vi, top) draw its screen again. When the container exits,
 /// attach exits with its status (128+N for signal N).
 ///
 /// One client at a time: while someone is attached, a second `attach` is

@@ -114,6 +114,11 @@ impl Console {
                 .run(console.master.as_fd(), signals, || {
                     // Signals to the container go through `ocictl kill`.
                     signals.clear(&[libc::SIGUSR1, libc::SIGUSR2, libc::SIGCHLD]);
+                    if signals.take(libc::SIGTSTP) {
+                        // Ctrl-Z stops a receiver like any job (raw mode
+                        // passes it to the container instead).
+                        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+                    }
                     stopped_by = signals.take_any(tty::STOP_SIGNALS.iter().copied());
                     Ok(if stopped_by.is_some() {
                         Control::Stop

@@ -24,6 +24,13 @@ pub struct Create {
     #[command(flatten)]
     pub monitor: MonitorArgs,
 
+    /// Give the process a terminal, whatever config.json says (the file is
+    /// not edited: the runtime gets a copy that lives as long as the
+    /// container). ocictl's monitor holds it for `ocictl attach`, as with
+    /// `run -d -t`.
+    #[arg(short, long)]
+    pub tty: bool,
+
     /// The new container's ID (letters, digits, `_ + - .`).
     pub id: ContainerId,
 }
@@ -156,18 +163,55 @@ impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        let terminal = bundle.wants_terminal();
-        let Some(monitor) = self.monitor.opts(terminal)? else {
+        let terminal = self.tty || bundle.wants_terminal();
+        let monitor = self.monitor.opts(terminal)?;
+        if monitor.is_none() {
             self.bundle.check_terminal(terminal).with_context(fail)?;
-            ctx.runc
-                .create(&self.id, &self.bundle.create_opts())
-                .with_context(fail)?;
-            return report_action(ctx, "create", &self.id, serde_json::json!({}));
+        }
+        let mut opts = self.bundle.create_opts();
+        let kept = if self.tty && !bundle.wants_terminal() {
+            let path = kept_terminal_copy(ctx, &self.id, &bundle).with_context(fail)?;
+            opts.bundle = Some(path.clone());
+            Some(path)
+        } else {
+            None
         };
-        let started = ctx
-            .runc
-            .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
-            .with_context(fail)?;
-        report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
+        let created = match &monitor {
+            None => ctx.runc.create(&self.id, &opts).map(|()| None),
+            Some(monitor) => ctx
+                .runc
+                .create_monitored(&self.id, &opts, monitor)
+                .map(Some),
+        };
+        if created.is_err() {
+            remove_kept_copy(kept.as_deref());
+        }
+        match created.with_context(fail)? {
+            None => report_action(ctx, "create", &self.id, serde_json::json!({})),
+            Some(started) => {
+                report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
+            }
+        }
+    }
+}
+
+/// A terminal copy of `bundle` for a container that outlives the command
+/// (`create -t`, `run -d -t`, `run -t --keep`): the runtime records its path,
+/// so it lives beside ocictl's state for the container until `delete`.
+pub fn kept_terminal_copy(
+    ctx: &Context,
+    id: &ContainerId,
+    bundle: &Bundle,
+) -> anyhow::Result<PathBuf> {
+    let path = ocictl::shim::state::StateDir::of(&ctx.runc, id).bundle_copy_path();
+    bundle.with_terminal_at(&path)?;
+    Ok(path)
+}
+
+/// A kept terminal copy of the bundle is the container's only while the
+/// container exists: when the runtime failed to make one, remove it.
+pub fn remove_kept_copy(kept: Option<&std::path::Path>) {
+    if let Some(path) = kept {
+        let _ = std::fs::remove_dir_all(path);
     }
 }

@@ -7,7 +7,6 @@ use clap::Args;
 use ocictl::runtime::{self, ContainerId, ExecOpts, ExecProcess};
 
 use super::{report_action, Context, Outcome};
-use crate::output::Format;
 use crate::report::UsageError;
 
 /// Run a process in a running container.
@@ -214,10 +213,7 @@ fn finish(
             serde_json::json!({ "detached": true, "pid": pid }),
         );
     }
-    if ctx.format == Format::Json {
-        report_action(ctx, "exec", id, super::termination_json(status))?;
-    }
-    Ok(status.shell_code())
+    super::report_finished(ctx, "exec", id, status, serde_json::json!({}))
 }
 
 #[cfg(test)]

@@ -197,6 +197,28 @@ pub fn report_action(
     Ok(0)
 }
 
+/// The end of a foreground `run`, `exec` or `restore` for scripts: stdout is
+/// the container's, untouched, so the summary (`{"id","action",
+/// "exit_code"…}`) is the last line on stderr (the only one with -t).
+pub fn report_finished(
+    ctx: &Context,
+    action: &str,
+    id: &ContainerId,
+    status: ocictl::runtime::Termination,
+    extra: serde_json::Value,
+) -> Outcome {
+    if ctx.format == Format::Json {
+        let mut value = json!({ "id": id, "action": action });
+        for part in [extra, termination_json(status)] {
+            if let (Some(map), serde_json::Value::Object(part)) = (value.as_object_mut(), part) {
+                map.extend(part);
+            }
+        }
+        output::print_json_stderr(&value)?;
+    }
+    Ok(status.shell_code())
+}
+
 /// `--format`'s short form `-f`, which runc's `list` and `ps` have: it wins
 /// over the global `--format` when given.
 pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
@@ -204,7 +226,9 @@ pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
 }
 
 /// How a foreground process ended, for JSON: `{"exit_code": N}` plus
-/// `"signal": "SIGKILL"` when a signal killed it.
+/// `"signal": "SIGKILL"` when ocictl saw a signal kill it (it reaps the
+/// process itself with -t). runc reports a killed process as exit 128+N,
+/// which a process may also exit with by itself: no signal is claimed then.
 pub fn termination_json(status: ocictl::runtime::Termination) -> serde_json::Value {
     use ocictl::runtime::Termination;
     match status {

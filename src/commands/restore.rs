@@ -9,7 +9,7 @@ use ocictl::runtime::{ContainerId, RestoreOpts};
 use serde_json::json;
 
 use super::checkpoint::{print_recovery, store_error, CriuArgs};
-use super::{report_action, termination_json, Context, Outcome};
+use super::{report_action, Context, Outcome};
 use crate::output::{self, Format};
 
 /// Restore a container from a checkpoint.
@@ -137,14 +137,6 @@ impl Restore {
             return Ok(0);
         }
         tracing::debug!(status = %restored.status, "restored container finished");
-        if ctx.format == Format::Json {
-            if let (Some(map), serde_json::Value::Object(t)) =
-                (extra.as_object_mut(), termination_json(restored.status))
-            {
-                map.extend(t);
-            }
-            report_action(ctx, "restore", &self.id, extra)?;
-        }
-        Ok(restored.status.shell_code())
+        super::report_finished(ctx, "restore", &self.id, restored.status, extra)
     }
 }

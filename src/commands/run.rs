@@ -5,13 +5,15 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{ContainerId, RunOpts};
 
-use super::create::{report_monitored, BundleArgs, MonitorArgs};
+use super::create::{
+    kept_terminal_copy, remove_kept_copy, report_monitored, BundleArgs, MonitorArgs,
+};
 use super::{report_action, Context, Outcome};
 
 /// Create and start a container.
 ///
 /// In the foreground ocictl waits, passes on the signals it gets (INT, TERM,
-/// HUP, QUIT, USR1, USR2, WINCH), deletes the container when it exits
+/// HUP, QUIT, USR1, USR2, WINCH, TSTP), deletes the container when it exits
 /// (unless --keep), and exits with its status: its exit code, or 128+N when
 /// signal N killed it.
 ///
@@ -90,9 +92,7 @@ impl Run {
         let mut kept = None;
         if self.tty && !bundle.wants_terminal() {
             if self.detach || self.keep {
-                let path =
-                    ocictl::shim::state::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
-                bundle.with_terminal_at(&path).with_context(fail)?;
+                let path = kept_terminal_copy(ctx, &self.id, &bundle).with_context(fail)?;
                 opts.create.bundle = Some(path.clone());
                 kept = Some(path);
             } else {
@@ -136,17 +136,6 @@ impl Run {
             return report_action(ctx, "run", &self.id, serde_json::json!({"detached": true}));
         }
         tracing::debug!(%status, "container finished");
-        if ctx.format == crate::output::Format::Json {
-            report_action(ctx, "run", &self.id, super::termination_json(status))?;
-        }
-        Ok(status.shell_code())
-    }
-}
-
-/// A kept terminal copy of the bundle is the container's only while the
-/// container exists: when the runtime failed to make one, remove it.
-fn remove_kept_copy(kept: Option<&std::path::Path>) {
-    if let Some(path) = kept {
-        let _ = std::fs::remove_dir_all(path);
+        super::report_finished(ctx, "run", &self.id, status, serde_json::json!({}))
     }
 }

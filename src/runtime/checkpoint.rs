@@ -219,7 +219,7 @@ impl Runtime {
         opts.push_args(&mut args);
         args.arg(id);
         let argv = self.argv(args.clone());
-        let status = self.run_inherited(args)?;
+        let status = self.run_stdio(args, !opts.detach)?;
         if opts.detach && !status.success() {
             return Err(self.flavor_hint().failure(argv, status, "", String::new()));
         }

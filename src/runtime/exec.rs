@@ -188,7 +188,7 @@ impl Runtime {
     /// `detach` it returns once the process runs.
     pub fn exec(&self, id: &ContainerId, opts: &ExecOpts) -> Result<Termination> {
         let (args, _spec_file) = self.exec_args(id, opts)?;
-        self.run_inherited(args)
+        self.run_stdio(args, !opts.detach)
         // `_spec_file` is dropped (and removed) here, after runc has read it.
     }
 

@@ -338,6 +338,13 @@ impl Flavor {
         }
     }
 
+    /// Whether a foreground process gets pipes of the runtime's own, which
+    /// it copies to and from its stdio (runc's `setupProcessPipes`): then
+    /// the runtime's stderr is not the process's, and ocictl may read it.
+    pub fn pipes_foreground_stdio(self) -> bool {
+        matches!(self, Flavor::Runc)
+    }
+
     /// The runtime's own error message out of what it wrote (stderr or log).
     pub fn error_message(self, text: &str) -> String {
         match self {

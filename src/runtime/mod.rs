@@ -220,7 +220,7 @@ impl Runtime {
     pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
         let launched = self.launch(args, None, |cmd| process::wire_captured(cmd, stdin))?;
         let argv = launched.argv.clone();
-        let captured = process::capture(launched, stdin, self.timeout)?;
+        let captured = process::capture(launched, stdin, self.timeout, self.setpgid)?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
             return Err(self
@@ -236,24 +236,59 @@ impl Runtime {
     /// asked for no log of their own. Returns how the runtime ended: for a
     /// foreground `run` or `exec`, that is the container process's status.
     pub fn run_inherited(&self, args: Args) -> Result<Termination> {
+        self.run_stdio(args, false)
+    }
+
+    /// [`Runtime::run_inherited`] for a process in the foreground
+    /// (`foreground`: no `--detach`). runc then copies the process's stdio
+    /// through pipes of its own, so its stderr is ocictl's to pass on: the
+    /// error line runc prints there is held back (the error is reported once,
+    /// by ocictl, with `--format json` as one JSON object); everything else
+    /// is passed on as it comes. A runtime killed by a signal is a runtime
+    /// failure (runc reports a killed process as 128+N, never as its own
+    /// death), so a signal is never reported as the process's.
+    pub(crate) fn run_stdio(&self, args: Args, foreground: bool) -> Result<Termination> {
         let mut private_log = if self.log.is_none() && !self.debug {
             Some(process::PrivateLog::new()?)
         } else {
             None
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
+        let filter = match private_log.as_ref() {
+            Some(log) if foreground && self.flavor_hint().pipes_foreground_stdio() => {
+                Some(log.reader()?)
+            }
+            _ => None,
+        };
         let proxy = process::SignalProxy::install()?;
-        let launched = self.launch(args, log_path.as_deref(), |_| {})?;
+        let piped = filter.is_some();
+        let launched = self.launch(args, log_path.as_deref(), |cmd| {
+            if piped {
+                cmd.stderr(std::process::Stdio::piped());
+            }
+        })?;
         let argv = launched.argv.clone();
-        let status = proxy.run(launched, self.setpgid)?;
+        let status = proxy.run(launched, self.setpgid, filter)?;
         tracing::debug!(%status, "runtime finished");
+        if foreground && matches!(status, Termination::Signaled(_)) {
+            let text = private_log
+                .as_mut()
+                .map(|log| log.contents())
+                .unwrap_or_default();
+            return Err(self
+                .flavor_hint()
+                .failure(argv, status, &text, String::new()));
+        }
         if let Some(log) = private_log.as_mut() {
             let text = log.contents();
             // A foreground container's own non-zero exit is not a runtime
             // error: runc logs an error record only when it failed itself.
-            let runtime_failed = text.lines().filter_map(log::parse_log_line).any(|r| {
-                r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
-            });
+            // Exit 0 is a success whatever it logged (runc logs a cgroup it
+            // could not remove afterwards as an error, and still exits 0).
+            let runtime_failed = !status.success()
+                && text.lines().filter_map(log::parse_log_line).any(|r| {
+                    r.level.eq_ignore_ascii_case("error") || r.level.eq_ignore_ascii_case("fatal")
+                });
             if runtime_failed {
                 return Err(self
                     .flavor_hint()
@@ -383,7 +418,7 @@ impl Runtime {
         let mut args = Args::subcommand("run");
         opts.push_args(&mut args);
         args.arg(id);
-        self.run_inherited(args)
+        self.run_stdio(args, !opts.detach)
     }
 
     fn expect_success(&self, args: Args) -> Result<()> {

@@ -56,11 +56,13 @@ pub(crate) fn wire_captured(cmd: &mut Command, stdin: Option<&[u8]>) {
 }
 
 /// Run to completion with stdout and stderr captured, `stdin` written to the
-/// child's stdin, and the child killed after `timeout`.
+/// child's stdin, and the child killed after `timeout` with every process it
+/// started (`own_group`: the runtime leads its own group, `--setpgid`).
 pub(crate) fn capture(
     launched: Launched,
     stdin: Option<&[u8]>,
     timeout: Option<Duration>,
+    own_group: bool,
 ) -> Result<Captured> {
     let Launched { mut child, argv } = launched;
     let argv = &argv;
@@ -86,7 +88,7 @@ pub(crate) fn capture(
             })
         }
         Err(ReadError::TimedOut) => {
-            let _ = child.kill();
+            kill_tree(Pid::from_raw(child.id() as i32), own_group);
             let _ = child.wait();
             Err(Error::TimedOut {
                 argv: argv.clone(),
@@ -102,6 +104,52 @@ pub(crate) fn capture(
             ))
         }
     }
+}
+
+/// End a timed-out runtime and everything it started: a hung wrapper
+/// script's child must not outlive it. Each process is stopped before its
+/// children are read (so it can neither fork nor reap behind the walk),
+/// then all are killed. With its own process group (`--setpgid`) the whole
+/// group goes too, including children that left the tree by daemonizing.
+///
+/// Why not always a group of its own: a prompt call shares ocictl's group so
+/// that Ctrl-C at the terminal reaches it with ocictl, as it would reach
+/// runc run from a shell; the walk gives the same end without that change.
+fn kill_tree(root: Pid, own_group: bool) {
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        if found.contains(&pid) || kill(pid, NixSignal::SIGSTOP).is_err() {
+            continue;
+        }
+        found.push(pid);
+        stack.extend(children_of(pid));
+    }
+    if own_group {
+        let _ = nix::sys::signal::killpg(root, NixSignal::SIGKILL);
+    }
+    for pid in found {
+        let _ = kill(pid, NixSignal::SIGKILL);
+    }
+}
+
+/// A process's children, from /proc/PID/task/*/children.
+fn children_of(pid: Pid) -> Vec<Pid> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        children.extend(
+            text.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .map(Pid::from_raw),
+        );
+    }
+    children
 }
 
 /// A poll(2) timeout for `d`, rounded up to whole milliseconds (so a
@@ -186,6 +234,12 @@ fn read_some<R: Read>(
 
 /// Signals a foreground runtime should get when ocictl gets them: runc's own
 /// signal proxy passes them on to the container.
+///
+/// SIGTSTP too (Ctrl-Z): runc catches it and passes it on, so under bare
+/// runc nothing stops (a container's process leads a session of its own,
+/// where the kernel discards a stop signal), and the shell keeps waiting.
+/// Were ocictl to stop alone, runc would be left running in the background
+/// and spin on SIGTTIN reading the terminal; so ocictl does as runc does.
 pub const PROXIED_SIGNALS: &[i32] = &[
     libc::SIGINT,
     libc::SIGTERM,
@@ -194,6 +248,7 @@ pub const PROXIED_SIGNALS: &[i32] = &[
     libc::SIGUSR1,
     libc::SIGUSR2,
     libc::SIGWINCH,
+    libc::SIGTSTP,
 ];
 
 /// The signal proxy of a foreground runtime: installed before the runtime
@@ -203,6 +258,10 @@ pub const PROXIED_SIGNALS: &[i32] = &[
 /// (Ctrl-C at a terminal) already reach the runtime, so they are not sent
 /// twice — unless the runtime has a process group of its own (`own_group`),
 /// where only ocictl gets them.
+///
+/// With `stderr_log` (a reader of the runtime's private log; the runtime's
+/// stderr then piped), the runtime's stderr goes through ocictl: see
+/// [`pass_stderr`].
 pub(crate) struct SignalProxy {
     signals: signal_hook::iterator::SignalsInfo<signal_hook::iterator::exfiltrator::WithOrigin>,
 }
@@ -214,11 +273,28 @@ impl SignalProxy {
         Ok(SignalProxy { signals })
     }
 
-    pub fn run(self, launched: Launched, own_group: bool) -> Result<Termination> {
-        let Launched { child, argv } = launched;
+    pub fn run(
+        self,
+        launched: Launched,
+        own_group: bool,
+        stderr_log: Option<std::fs::File>,
+    ) -> Result<Termination> {
+        let Launched { mut child, argv } = launched;
         let mut signals = self.signals;
         let handle = signals.handle();
+        let stderr_pass = match (child.stderr.take(), stderr_log) {
+            (Some(pipe), Some(log)) => {
+                let (done, passed) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    pass_stderr(pipe, &log);
+                    let _ = done.send(());
+                });
+                Some(passed)
+            }
+            _ => None,
+        };
         let pid = Pid::from_raw(child.id() as i32);
+        let _terminal = own_group.then(|| Foreground::hand_to(pid)).flatten();
         // Set once the child has exited and before it is reaped, so its pid
         // is never signalled after it could have been reused.
         let exited = Arc::new(Mutex::new(false));
@@ -246,8 +322,101 @@ impl SignalProxy {
         });
         handle.close();
         let _ = forwarder.join();
+        if let Some(passed) = stderr_pass {
+            // The pipe ends with the runtime, unless something it started
+            // kept it open: then what remains is passed on by the thread
+            // while ocictl finishes, not waited for.
+            let _ = passed.recv_timeout(STDERR_AFTER_EXIT);
+        }
         status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
     }
+}
+
+/// The terminal handed to a runtime with a process group of its own
+/// (`--setpgid`), as a shell hands it to a job: a runtime in a background
+/// group that reads the terminal (runc copies stdin to the process) gets
+/// SIGTTIN, which runc catches, and spins at 100% CPU. Ctrl-C and Ctrl-Z
+/// then reach the runtime from the terminal, as under bare runc. Given back
+/// to ocictl's group when dropped.
+struct Foreground {
+    fd: std::os::fd::BorrowedFd<'static>,
+    ours: Pid,
+}
+
+impl Foreground {
+    /// Only when ocictl's stdin, stdout or stderr is a terminal on which
+    /// ocictl's group is in the foreground.
+    fn hand_to(group: Pid) -> Option<Foreground> {
+        let fd = crate::tty::controlling_stdio()?;
+        let ours = nix::unistd::getpgrp();
+        if nix::unistd::tcgetpgrp(fd).ok()? != ours {
+            return None;
+        }
+        nix::unistd::tcsetpgrp(fd, group).ok()?;
+        Some(Foreground { fd, ours })
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        // From the background, tcsetpgrp stops the caller with SIGTTOU
+        // unless that is blocked.
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        let mut ttou = SigSet::empty();
+        ttou.add(NixSignal::SIGTTOU);
+        let mut old = SigSet::empty();
+        let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old));
+        let _ = nix::unistd::tcsetpgrp(self.fd, self.ours);
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    }
+}
+
+/// How long the runtime's stderr may stay open after it exited.
+const STDERR_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// Copy the runtime's stderr to ocictl's as it comes, except the line runc
+/// prints there when it fails: the message of an error record it has just
+/// written to its log (runc logs the error, then prints the same text to
+/// stderr, then exits; so the record is there when the line arrives). ocictl
+/// reports that error itself, once.
+fn pass_stderr(mut pipe: std::process::ChildStderr, log: &std::fs::File) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = std::io::stderr();
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let chunk = strip_logged_error(&buf[..n], log);
+        // A closed stderr: keep reading, so the runtime never blocks on it.
+        let _ = out.write_all(chunk).and_then(|()| out.flush());
+    }
+}
+
+/// `chunk` without a trailing line that repeats an error record of `log`.
+fn strip_logged_error<'a>(chunk: &'a [u8], log: &std::fs::File) -> &'a [u8] {
+    use std::os::unix::fs::FileExt;
+    let len = log.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return chunk;
+    }
+    let mut text = vec![0u8; len.min(1 << 20) as usize];
+    let n = log.read_at(&mut text, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&text[..n]);
+    for record in text.lines().filter_map(super::log::parse_log_line) {
+        if !(record.level.eq_ignore_ascii_case("error")
+            || record.level.eq_ignore_ascii_case("fatal"))
+        {
+            continue;
+        }
+        let line = format!("{}\n", record.msg);
+        if let Some(rest) = chunk.strip_suffix(line.as_bytes()) {
+            return rest;
+        }
+    }
+    chunk
 }
 
 /// An anonymous file the runtime writes its log into, reached through
@@ -265,6 +434,13 @@ impl PrivateLog {
 
     pub fn path(&self) -> std::path::PathBuf {
         format!("/proc/{}/fd/{}", std::process::id(), self.file.as_raw_fd()).into()
+    }
+
+    /// A second handle on the log, for reading it while the runtime runs.
+    pub fn reader(&self) -> Result<std::fs::File> {
+        self.file
+            .try_clone()
+            .map_err(|e| Error::io("opening the private log file", e))
     }
 
     pub fn contents(&mut self) -> String {

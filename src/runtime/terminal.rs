@@ -201,8 +201,17 @@ impl Runtime {
             let _raw = RawMode::enter(stdin)
                 .map_err(|e| Error::io("cannot put the terminal (stdin) in raw mode", e))?;
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut started = false;
                 relay.run(console.master.as_fd(), signals, || {
                     session.update(signals).map_err(std::io::Error::other)?;
+                    if !started && session.runc_status.is_some_and(Termination::success) {
+                        // A restore is complete only now: CRIU set the
+                        // checkpointed pty's size after the master came.
+                        started = true;
+                        if let Some(ws) = relay.size_from.and_then(tty::window_size) {
+                            let _ = tty::set_window_size(console.master.as_fd(), &ws);
+                        }
+                    }
                     Ok(session.control())
                 })
             }))

@@ -142,7 +142,10 @@ impl DetachScanner {
     }
 
     /// Append what should reach the container to `out`; true when the
-    /// sequence is complete (what follows it is dropped).
+    /// sequence is complete (what follows it is dropped). A broken match
+    /// keeps its longest tail that starts the sequence again, so
+    /// `ctrl-p,ctrl-p,ctrl-q` matches in `^P ^P ^P ^Q` (the first ^P is
+    /// passed on).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
         for &b in input {
             if b == self.keys[self.matched] {
@@ -153,15 +156,19 @@ impl DetachScanner {
                 }
                 continue;
             }
-            out.extend_from_slice(&self.keys[..self.matched]);
-            self.matched = 0;
-            if b == self.keys[0] {
-                self.matched = 1;
-                if self.keys.len() == 1 {
-                    return true;
-                }
-            } else {
-                out.push(b);
+            // The held keys plus `b`: pass on what can no longer start a
+            // match, keep the longest tail that is a prefix of the keys.
+            let mut held = self.keys[..self.matched].to_vec();
+            held.push(b);
+            let keep = (1..=held.len().min(self.keys.len()))
+                .rev()
+                .find(|&n| held[held.len() - n..] == self.keys[..n])
+                .unwrap_or(0);
+            out.extend_from_slice(&held[..held.len() - keep]);
+            self.matched = keep;
+            if keep == self.keys.len() {
+                self.matched = 0;
+                return true;
             }
         }
         false
@@ -200,8 +207,8 @@ pub fn logs_request(path: &Path) -> io::Result<Option<Vec<u8>>> {
 /// How an attach session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttachEnd {
-    /// The detach keys were typed (or ocictl was told to stop): the
-    /// container keeps running.
+    /// The detach keys were typed, the input ended, or ocictl was told to
+    /// stop: the container keeps running.
     Detached,
     /// The monitor closed the stream: the container ended.
     Ended,
@@ -231,7 +238,22 @@ pub fn attach(
     let stdin = unsafe { BorrowedFd::borrow_raw(0) };
     let stdout = unsafe { BorrowedFd::borrow_raw(1) };
     let _raw = RawMode::enter(stdin)?;
+    if let Some(ws) = size {
+        nudge_redraw(&mut stream, ws.ws_row, ws.ws_col)?;
+    }
     relay(&mut stream, stdin, stdout, keys, signals).map(Ok)
+}
+
+/// A full-screen program (vi, top) drew its screen for an earlier client:
+/// make it draw again for this one, as Docker does, by changing the pty's
+/// size (one row more) and back. The program gets SIGWINCH and redraws at
+/// the final size, which is this terminal's.
+fn nudge_redraw(stream: &mut UnixStream, rows: u16, cols: u16) -> io::Result<()> {
+    let other = if rows == u16::MAX { rows - 1 } else { rows + 1 };
+    let mut frames = Vec::new();
+    encode_winsize(&mut frames, other, cols);
+    encode_winsize(&mut frames, rows, cols);
+    stream.write_all(&frames)
 }
 
 fn relay(
@@ -242,7 +264,6 @@ fn relay(
     signals: &SignalPipe,
 ) -> io::Result<AttachEnd> {
     let mut scanner = DetachScanner::new(keys);
-    let mut stdin_open = true;
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = std::fs::File::from(stdout.try_clone_to_owned()?);
     loop {
@@ -250,9 +271,7 @@ fn relay(
             PollFd::new(signals.fd(), PollFlags::POLLIN),
             PollFd::new(stream.as_fd(), PollFlags::POLLIN),
         ];
-        if stdin_open {
-            fds.push(PollFd::new(stdin, PollFlags::POLLIN));
-        }
+        fds.push(PollFd::new(stdin, PollFlags::POLLIN));
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
@@ -282,7 +301,10 @@ fn relay(
         }
         if input {
             match nix::unistd::read(stdin, &mut buf) {
-                Ok(0) | Err(nix::errno::Errno::EIO) => stdin_open = false,
+                // The input's end ends the session, as with Docker (which
+                // closes the output when a tty container's stdin closes):
+                // `ocictl attach ID </dev/null` returns; the container runs on.
+                Ok(0) | Err(nix::errno::Errno::EIO) => return Ok(AttachEnd::Detached),
                 Ok(n) => {
                     let mut typed = Vec::new();
                     let detach = scanner.feed(&buf[..n], &mut typed);
@@ -345,6 +367,27 @@ mod tests {
         assert_eq!(out, b"\x10");
         assert!(s.feed(b"\x11rest", &mut out));
         assert_eq!(out, b"\x10");
+    }
+
+    #[test]
+    fn scanner_matches_keys_with_a_repeated_prefix() {
+        let keys: DetachKeys = "ctrl-p,ctrl-p,ctrl-q".parse().unwrap();
+        let mut s = DetachScanner::new(&keys);
+        let mut out = Vec::new();
+        assert!(s.feed(b"\x10\x10\x10\x11", &mut out));
+        assert_eq!(out, b"\x10");
+        let keys: DetachKeys = "a,b,a,c".parse().unwrap();
+        let mut s = DetachScanner::new(&keys);
+        out.clear();
+        assert!(!s.feed(b"xabab", &mut out));
+        assert_eq!(out, b"xab");
+        assert!(s.feed(b"ac", &mut out));
+        assert_eq!(out, b"xab");
+        // Broken for good: everything held is passed on, in order.
+        let mut s = DetachScanner::new(&DetachKeys::default());
+        out.clear();
+        assert!(!s.feed(b"\x10\x10x", &mut out));
+        assert_eq!(out, b"\x10\x10x");
     }
 
     #[test]
