@@ -256,18 +256,24 @@ fn slow_criu(env: &Env) -> PathBuf {
     let slow = env.dir.path().join("slow-criu");
     std::fs::write(
         &slow,
-        "#!/bin/sh\n[ \"$1\" = swrk ] && sleep 1\nexec criu \"$@\"\n",
+        format!(
+            "#!/bin/sh\n[ \"$1\" = swrk ] && touch '{}' && sleep 1\nexec criu \"$@\"\n",
+            env.dir.path().join("criu-started").display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
     slow
 }
 
-/// Start a checkpoint through the slow CRIU and wait for its partial image.
-/// ocictl leads a process group of its own, as a shell's foreground job does.
+/// Start a checkpoint through the slow CRIU and wait for its partial image
+/// and for runc to have started CRIU (so runc is in its own process group,
+/// not in the moment between fork and setpgid). ocictl leads a process
+/// group of its own, as a shell's foreground job does.
 fn checkpoint_in_progress(env: &Env, root: &Path, id: &str) -> std::process::Child {
     use std::os::unix::process::CommandExt;
     let dir = root.join(id);
+    let _ = std::fs::remove_file(env.dir.path().join("criu-started"));
     let child = env
         .std_cmd()
         .process_group(0)
@@ -282,7 +288,8 @@ fn checkpoint_in_progress(env: &Env, root: &Path, id: &str) -> std::process::Chi
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir.exists() || hidden_dirs(&dir).is_empty() {
+    let started = env.dir.path().join("criu-started");
+    while !dir.exists() || hidden_dirs(&dir).is_empty() || !started.exists() {
         assert!(Instant::now() < deadline, "no partial image appeared");
         std::thread::sleep(Duration::from_millis(10));
     }
