@@ -19,6 +19,8 @@ pub enum BundleError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(crate::input_file::InputError),
     #[error("{path} is not valid JSON: {source}")]
     NotJson {
         path: PathBuf,
@@ -59,17 +61,10 @@ impl Bundle {
             Ok(_) => {}
         }
         let config = dir.join("config.json");
-        let text = match std::fs::read(&config) {
+        let text = match crate::input_file::read_input_file(&config) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BundleError::NoConfig(dir.to_path_buf()))
-            }
-            Err(source) => {
-                return Err(BundleError::Read {
-                    path: config,
-                    source,
-                })
-            }
+            Err(e) if e.is_not_found() => return Err(BundleError::NoConfig(dir.to_path_buf())),
+            Err(e) => return Err(BundleError::Input(e)),
         };
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
@@ -240,7 +235,7 @@ impl Bundle {
             path: config.clone(),
             source,
         };
-        let text = std::fs::read(&config).map_err(read_err)?;
+        let text = crate::input_file::read_input_file(&config).map_err(BundleError::Input)?;
         // Edited as plain JSON, so fields oci-spec does not know survive.
         let mut value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod checkpoint_store;
 pub mod duration;
+pub mod input_file;
 pub mod runtime;
 pub mod secure_dir;
 pub mod shim;

@@ -3,12 +3,14 @@
 //! It never prints; callers render its typed results.
 
 mod argv;
+mod bounded_output;
 mod checkpoint;
 pub mod console;
 pub mod criu;
 pub mod error;
 pub mod events;
 mod exec;
+mod exec_process;
 pub mod exit_code;
 pub mod flavor;
 mod id;
@@ -35,7 +37,7 @@ pub use checkpoint::{CheckpointAction, CheckpointOpts, ManageCgroupsMode, Restor
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};
-pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
+pub use opts::{check_preserved_fds, CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
@@ -213,8 +215,12 @@ impl Runtime {
         )?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
+            let mut message = self.flavor_hint().error_message(&stderr);
+            if captured.stderr_cut > 0 {
+                message.push_str(&bounded_output::cut_note(captured.stderr_cut));
+            }
             return Err(Error::Failed {
-                message: self.flavor_hint().error_message(&stderr),
+                message,
                 status: captured.status,
                 stderr,
                 argv,
