@@ -13,4 +13,5 @@ pub mod secure_dir;
 pub mod shim;
 pub mod signal;
 pub mod size;
+pub mod staged_dir;
 pub mod tty;
