@@ -328,8 +328,25 @@ impl Bundle {
             path: copy.clone(),
             source: std::io::Error::other(e),
         })?;
-        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })
+        // 0600: the copy holds the container's environment (secrets too).
+        write_private(&copy, &json).map_err(|source| BundleError::Write { path: copy, source })
     }
+}
+
+/// Write `data` to `path` as a 0600 file (whatever the umask), never
+/// through a link.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(data)
 }
 
 /// Set `process.terminal` and make the paths runc resolves against the
