@@ -423,6 +423,21 @@ fn exec_env_secret_is_on_no_argv_and_nowhere_the_attacker_can_read() {
     env.cmd().args(["delete", "-f", &id]).assert().success();
 }
 
+#[test]
+fn exec_env_on_a_missing_container_is_runcs_own_error() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["exec", "-e", "SECRET=x", "no-such-container", "true"])
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    // As `runc exec` without -e: its status and message, nothing run.
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("container does not exist"), "{err}");
+}
+
 // ---- private directories and files ---------------------------------------------
 
 #[test]
