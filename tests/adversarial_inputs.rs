@@ -327,6 +327,21 @@ fn a_runtime_flooding_stdout_is_refused_and_ocictl_stays_small() {
     assert!(rss < RSS_BOUND_KIB, "peak RSS {rss} KiB");
 }
 
+#[test]
+fn an_endless_event_line_is_skipped_not_kept() {
+    use ocictl::runtime::{Event, EventReader};
+    let mut stream = vec![b'x'; 3 << 20];
+    stream.extend_from_slice(b"\n{\"type\":\"oom\",\"id\":\"c1\"}\n");
+    let events: Vec<Event> = EventReader::new(std::io::Cursor::new(stream)).collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        matches!(&events[0], Event::Error { line: 1, message } if message.contains("longer than 1 MiB")),
+        "{:?}",
+        events[0]
+    );
+    assert_eq!((events[1].kind(), events[1].id()), ("oom", "c1"));
+}
+
 // ---- exec -e secrets ------------------------------------------------------------
 
 /// Every process's command line, as root sees them.
