@@ -1,10 +1,14 @@
 //! OCI bundles: checking one before the runtime sees it (so a broken
 //! config.json is reported with its file, line and field), and making a
-//! small busybox bundle so nothing needs an image download.
+//! small busybox bundle so nothing needs an image download — without ever
+//! writing through a link another user planted.
 
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
+
+use crate::secure_dir::{DirError, SecureDir};
+use crate::staged_dir::StagedDir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -19,6 +23,8 @@ pub enum BundleError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(crate::input_file::InputError),
     #[error("{path} is not valid JSON: {source}")]
     NotJson {
         path: PathBuf,
@@ -40,6 +46,8 @@ pub enum BundleError {
     NoBusybox(PathBuf),
     #[error("{0} already exists: choose an empty or new directory, or pass --force to overwrite config.json")]
     Exists(PathBuf),
+    #[error("refusing to write a bundle at {}: {source}; give a new directory (ocictl builds it privately and renames it into place)", dir.display())]
+    Unsafe { dir: PathBuf, source: DirError },
 }
 
 /// A bundle whose config.json parsed as an OCI spec.
@@ -59,17 +67,10 @@ impl Bundle {
             Ok(_) => {}
         }
         let config = dir.join("config.json");
-        let text = match std::fs::read(&config) {
+        let text = match crate::input_file::read_input_file(&config) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BundleError::NoConfig(dir.to_path_buf()))
-            }
-            Err(source) => {
-                return Err(BundleError::Read {
-                    path: config,
-                    source,
-                })
-            }
+            Err(e) if e.is_not_found() => return Err(BundleError::NoConfig(dir.to_path_buf())),
+            Err(e) => return Err(BundleError::Input(e)),
         };
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
@@ -125,42 +126,23 @@ pub struct DemoBundle {
     pub overwrite: bool,
 }
 
+/// The largest busybox binary ocictl copies (a static one is about 2 MiB).
+const MAX_BUSYBOX_BYTES: u64 = 64 << 20;
+
 /// Make a runnable bundle at `dir`: `rootfs/bin/busybox` with applet links,
 /// and a config.json from oci-spec's runc-like defaults.
+///
+/// Nothing is ever written through a link another user planted: a new `dir`
+/// is built in a private directory beside it and renamed into place (see
+/// [`StagedDir`]); an existing `dir` is used only if it passes
+/// [`SecureDir`]'s checks (ours, not writable by others, not a link), and
+/// then only through directory fds, each file replaced atomically.
 pub fn make_busybox_bundle(dir: &Path, demo: &DemoBundle) -> Result<(), BundleError> {
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BundleError::Write { path, source }
-    };
     if !demo.busybox.is_file() {
         return Err(BundleError::NoBusybox(demo.busybox.clone()));
     }
+    let busybox = read_busybox(&demo.busybox)?;
     let config = dir.join("config.json");
-    if config.exists() && !demo.overwrite {
-        return Err(BundleError::Exists(config));
-    }
-    let bin = dir.join("rootfs/bin");
-    std::fs::create_dir_all(&bin).map_err(write_err(&bin))?;
-    for sub in ["proc", "sys", "dev", "tmp", "etc", "root"] {
-        let p = dir.join("rootfs").join(sub);
-        std::fs::create_dir_all(&p).map_err(write_err(&p))?;
-    }
-    let target = bin.join("busybox");
-    std::fs::copy(&demo.busybox, &target).map_err(write_err(&target))?;
-    for applet in APPLETS {
-        let link = bin.join(applet);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink("busybox", &link).map_err(write_err(&link))?;
-    }
-    let passwd = dir.join("rootfs/etc/passwd");
-    std::fs::write(
-        &passwd,
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-    )
-    .map_err(write_err(&passwd))?;
-    let group = dir.join("rootfs/etc/group");
-    std::fs::write(&group, "root:x:0:\nnogroup:x:65534:\n").map_err(write_err(&group))?;
-
     let spec = demo_spec(demo).map_err(|e| BundleError::Write {
         path: config.clone(),
         source: std::io::Error::other(e.to_string()),
@@ -169,8 +151,100 @@ pub fn make_busybox_bundle(dir: &Path, demo: &DemoBundle) -> Result<(), BundleEr
         path: config.clone(),
         source: std::io::Error::other(e),
     })?;
-    std::fs::write(&config, json).map_err(write_err(&config))?;
+    let unsafe_dir = |source| BundleError::Unsafe {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    match SecureDir::open(dir).map_err(unsafe_dir)? {
+        None => {
+            let staged = StagedDir::begin(dir).map_err(unsafe_dir)?;
+            populate(staged.dir(), &busybox, &json)?;
+            staged.commit(0o755).map_err(|source| BundleError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        Some(existing) => {
+            let has_config = existing
+                .kind_of("config.json")
+                .map_err(|source| BundleError::Write {
+                    path: config.clone(),
+                    source,
+                })?
+                .is_some();
+            if has_config && !demo.overwrite {
+                return Err(BundleError::Exists(config));
+            }
+            populate(&existing, &busybox, &json)?;
+        }
+    }
     Ok(())
+}
+
+fn read_busybox(path: &Path) -> Result<Vec<u8>, BundleError> {
+    use std::io::Read;
+    let read_err = |source| BundleError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BUSYBOX_BYTES + 1).read_to_end(&mut data))
+        .map_err(read_err)?;
+    if data.len() as u64 > MAX_BUSYBOX_BYTES {
+        return Err(read_err(std::io::Error::other(format!(
+            "larger than {} MiB: not a static busybox",
+            MAX_BUSYBOX_BYTES >> 20
+        ))));
+    }
+    Ok(data)
+}
+
+/// Write the bundle's files into `bundle` through fds: the directories it
+/// writes into are created or verified, files are replaced atomically (a
+/// link at a file's name is replaced, never followed).
+fn populate(bundle: &SecureDir, busybox: &[u8], config: &[u8]) -> Result<(), BundleError> {
+    let dir_err = |e: DirError| BundleError::Unsafe {
+        dir: e.path().to_path_buf(),
+        source: e,
+    };
+    let write_err = |dir: &SecureDir, name: &str| {
+        let path = dir.join(name);
+        move |source| BundleError::Write { path, source }
+    };
+    let rootfs = bundle
+        .create_or_open_dir("rootfs", 0o755)
+        .map_err(dir_err)?;
+    let bin = rootfs.create_or_open_dir("bin", 0o755).map_err(dir_err)?;
+    let etc = rootfs.create_or_open_dir("etc", 0o755).map_err(dir_err)?;
+    // Mount points and homes: only made when missing, never written into.
+    for sub in ["proc", "sys", "dev", "tmp", "root"] {
+        if rootfs
+            .kind_of(sub)
+            .map_err(write_err(&rootfs, sub))?
+            .is_none()
+        {
+            rootfs.create_dir(sub, 0o755).map_err(dir_err)?;
+        }
+    }
+    bin.write_atomic("busybox", busybox, 0o755)
+        .map_err(write_err(&bin, "busybox"))?;
+    for applet in APPLETS {
+        bin.remove_file(applet).map_err(write_err(&bin, applet))?;
+        nix::unistd::symlinkat("busybox", bin.as_fd(), *applet)
+            .map_err(|e| write_err(&bin, applet)(e.into()))?;
+    }
+    etc.write_atomic(
+        "passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        0o644,
+    )
+    .map_err(write_err(&etc, "passwd"))?;
+    etc.write_atomic("group", b"root:x:0:\nnogroup:x:65534:\n", 0o644)
+        .map_err(write_err(&etc, "group"))?;
+    bundle
+        .write_atomic("config.json", config, 0o644)
+        .map_err(write_err(bundle, "config.json"))
 }
 
 fn demo_spec(demo: &DemoBundle) -> Result<Spec, oci_spec::OciSpecError> {
@@ -240,7 +314,7 @@ impl Bundle {
             path: config.clone(),
             source,
         };
-        let text = std::fs::read(&config).map_err(read_err)?;
+        let text = crate::input_file::read_input_file(&config).map_err(BundleError::Input)?;
         // Edited as plain JSON, so fields oci-spec does not know survive.
         let mut value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
@@ -254,8 +328,25 @@ impl Bundle {
             path: copy.clone(),
             source: std::io::Error::other(e),
         })?;
-        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })
+        // 0600: the copy holds the container's environment (secrets too).
+        write_private(&copy, &json).map_err(|source| BundleError::Write { path: copy, source })
     }
+}
+
+/// Write `data` to `path` as a 0600 file (whatever the umask), never
+/// through a link.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(data)
 }
 
 /// Set `process.terminal` and make the paths runc resolves against the

@@ -7,9 +7,11 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod duration;
+pub mod input_file;
 pub mod runtime;
 pub mod secure_dir;
 pub mod shim;
 pub mod signal;
 pub mod size;
+pub mod staged_dir;
 pub mod tty;

@@ -202,6 +202,14 @@ impl SecureDir {
         }
     }
 
+    /// A directory just created by ocictl (e.g. with `mkdirat`) and opened
+    /// by `fd` without following links: verified like any other.
+    pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Result<SecureDir, DirError> {
+        let st = fstat(&fd).map_err(|e| DirError::io(&path, e))?;
+        check_stat(&st, &path)?;
+        Ok(SecureDir { fd, path })
+    }
+
     /// Open and verify an existing directory; `Ok(None)` when there is none.
     pub fn open(path: &Path) -> Result<Option<SecureDir>, DirError> {
         let path = absolute(path);

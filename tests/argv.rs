@@ -63,6 +63,15 @@ impl Fake {
         words
     }
 
+    /// [`Fake::argv_of`] with fds 3 … 3+fds-1 open (for `--preserve-fds`).
+    fn argv_with_fds<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], fds: i32) -> Vec<String> {
+        let _ = std::fs::remove_file(self.dir.path().join("argv"));
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        common::with_inherited_fds(&cmd, fds).assert().success();
+        self.argv()
+    }
+
     /// How many times the runtime ran.
     fn calls(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("calls"))
@@ -208,10 +217,13 @@ fn log_format_text_and_absolute_root_pass_unchanged() {
 fn create_passes_every_flag_absolutized_and_never_detach() {
     let fake = Fake::new();
     fake.bundle("b");
-    let argv = fake.argv_of(&words(
-        "--log l.log create -b b --console-socket tty.sock --pid-file x.pid --no-pivot \
-         --no-new-keyring --preserve-fds 2 web-1",
-    ));
+    let argv = fake.argv_with_fds(
+        &words(
+            "--log l.log create -b b --console-socket tty.sock --pid-file x.pid --no-pivot \
+             --no-new-keyring --preserve-fds 2 web-1",
+        ),
+        2,
+    );
     assert_eq!(
         argv,
         words(&format!(
@@ -249,10 +261,13 @@ fn create_defaults_to_the_current_directory_as_bundle() {
 fn run_passes_every_flag() {
     let fake = Fake::new();
     fake.bundle("b");
-    let argv = fake.argv_of(&words(
-        "--debug run --bundle b --console-socket /tmp/tty.sock --pid-file x.pid --no-pivot \
-         --no-new-keyring --preserve-fds 1 -d --keep --no-subreaper r1",
-    ));
+    let argv = fake.argv_with_fds(
+        &words(
+            "--debug run --bundle b --console-socket /tmp/tty.sock --pid-file x.pid --no-pivot \
+             --no-new-keyring --preserve-fds 1 -d --keep --no-subreaper r1",
+        ),
+        1,
+    );
     assert_eq!(
         argv,
         words(&format!(

@@ -31,7 +31,8 @@ for a in "$@"; do
 done
 case "$sub" in
   update) cat > "$d/stdin" ;;
-  state) printf '{"ociVersion":"1.0.2-dev","id":"c1","pid":%s,"status":"running","bundle":"/b","rootfs":"/b/rootfs","created":"2025-11-28T19:07:00.5Z","owner":""}' "$FAKE_PID" ;;
+  state) printf '{"ociVersion":"1.0.2-dev","id":"c1","pid":%s,"status":"running","bundle":"%s","rootfs":"/b/rootfs","created":"2025-11-28T19:07:00.5Z","owner":""}' "$FAKE_PID" "${FAKE_BUNDLE:-/b}" ;;
+  exec) prev=""; for a in "$@"; do [ "$prev" = --process ] && cat "$a" > "$d/process"; prev="$a"; done ;;
   events) [ -f "$d/events" ] && cat "$d/events" ;;
   ps) [ -f "$d/ps" ] && cat "$d/ps" ;;
 esac
@@ -110,56 +111,128 @@ fn words(s: &str) -> Vec<String> {
 #[test]
 fn exec_passes_every_flag() {
     let fake = Fake::new();
-    fake.cmd()
-        .args([
-            "exec",
-            "--console-socket",
-            "/run/c.sock",
-            "--cwd",
-            "/tmp",
-            "-e",
-            "A=1",
-            "--env",
-            "B=2",
-            "-t",
-            "-u",
-            "1000:1000",
-            "-g",
-            "10",
-            "--additional-gids",
-            "20",
-            "-d",
-            "--pid-file",
-            "/run/x.pid",
-            "--process-label",
-            "lbl",
-            "--apparmor",
-            "prof",
-            "--no-new-privs",
-            "-c",
-            "CAP_NET_ADMIN",
-            "--cap",
-            "CAP_SYS_TIME",
-            "--preserve-fds",
-            "2",
-            "--cgroup",
-            "memory:/sub",
-            "--ignore-paused",
-            "c1",
-            "sh",
-            "-c",
-            "exit 3",
-        ])
-        .assert()
-        .success();
+    let mut cmd = fake.cmd();
+    cmd.args([
+        "exec",
+        "--console-socket",
+        "/run/c.sock",
+        "--cwd",
+        "/tmp",
+        "-t",
+        "-u",
+        "1000:1000",
+        "-g",
+        "10",
+        "--additional-gids",
+        "20",
+        "-d",
+        "--pid-file",
+        "/run/x.pid",
+        "--process-label",
+        "lbl",
+        "--apparmor",
+        "prof",
+        "--no-new-privs",
+        "-c",
+        "CAP_NET_ADMIN",
+        "--cap",
+        "CAP_SYS_TIME",
+        "--preserve-fds",
+        "2",
+        "--cgroup",
+        "memory:/sub",
+        "--ignore-paused",
+        "c1",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    common::with_inherited_fds(&cmd, 2).assert().success();
     let mut expected = words(
-        "exec --console-socket /run/c.sock --cwd /tmp --env A=1 --env B=2 --tty --user 1000:1000 \
+        "exec --console-socket /run/c.sock --cwd /tmp --tty --user 1000:1000 \
          --additional-gids 10 --additional-gids 20 --detach --pid-file /run/x.pid \
          --process-label lbl --apparmor prof --no-new-privs --cap CAP_NET_ADMIN \
          --cap CAP_SYS_TIME --preserve-fds 2 --cgroup memory:/sub --ignore-paused c1 sh -c",
     );
     expected.push("exit 3".into());
     assert_eq!(fake.argv(), expected);
+}
+
+/// With -e, the process runc would build from the container's config.json
+/// travels in a private file; no value (nor any process flag, which runc
+/// ignores with --process) is on argv.
+#[test]
+fn exec_env_travels_in_a_process_file_built_as_runc_builds_it() {
+    let fake = Fake::new();
+    let bundle = fake.path("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        r#"{"process":{"args":["sh"],"cwd":"/","env":["PATH=/bin"],"terminal":true,
+            "user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL"]}}}"#,
+    )
+    .unwrap();
+    let mut cmd = fake.cmd();
+    cmd.env("FAKE_BUNDLE", &bundle).args([
+        "exec",
+        "--cwd",
+        "/tmp",
+        "-e",
+        "A=s3cret",
+        "--env",
+        "B=2",
+        "-u",
+        "1000:1001",
+        "-g",
+        "7",
+        "--cap",
+        "CAP_NET_ADMIN",
+        "--no-new-privs",
+        "-d",
+        "--pid-file",
+        "/run/x.pid",
+        "--preserve-fds",
+        "1",
+        "--cgroup",
+        "memory:/sub",
+        "--ignore-paused",
+        "c1",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
+    common::with_inherited_fds(&cmd, 1).assert().success();
+    let argv = fake.argv();
+    let at = argv
+        .iter()
+        .position(|w| w == "--process")
+        .expect("--process");
+    let file = argv[at + 1].clone();
+    assert!(file.starts_with("/proc/"), "{file}");
+    let mut expected = words(
+        "exec --detach --pid-file /run/x.pid --preserve-fds 1 --cgroup memory:/sub \
+         --ignore-paused --process",
+    );
+    expected.extend([file, "c1".into()]);
+    assert_eq!(argv, expected);
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fake.path("process")).unwrap()).unwrap();
+    assert_eq!(p["args"], serde_json::json!(["sh", "-c", "exit 3"]));
+    assert_eq!(
+        p["env"],
+        serde_json::json!(["PATH=/bin", "A=s3cret", "B=2"])
+    );
+    assert_eq!(p["cwd"], "/tmp");
+    assert_eq!(p["terminal"], false);
+    assert_eq!(p["noNewPrivileges"], true);
+    assert_eq!(
+        p["user"],
+        serde_json::json!({"uid": 1000, "gid": 1001, "additionalGids": [7]})
+    );
+    assert_eq!(
+        p["capabilities"]["bounding"],
+        serde_json::json!(["CAP_KILL", "CAP_NET_ADMIN"])
+    );
 }
 
 #[test]

@@ -66,8 +66,10 @@ pub struct BundleArgs {
 }
 
 impl BundleArgs {
-    /// Check the bundle before the runtime sees it, for a clearer error.
+    /// Check the bundle (and the fds to preserve) before the runtime sees
+    /// them, for a clearer error.
     pub fn load(&self) -> anyhow::Result<Bundle> {
+        ocictl::runtime::check_preserved_fds(self.preserve_fds)?;
         Ok(Bundle::load(&self.bundle)?)
     }
 

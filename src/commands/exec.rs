@@ -157,6 +157,7 @@ impl Exec {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot exec in container {}", self.id);
         let opts = self.opts()?;
+        runtime::check_preserved_fds(opts.preserve_fds).with_context(fail)?;
         let mut wants_terminal = opts.wants_terminal();
         if let ExecProcess::File(path) = &opts.process {
             // Checked here so a broken file never reaches the runtime.

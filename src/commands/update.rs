@@ -1,6 +1,5 @@
 //! `ocictl update`: change a running container's resource limits.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -165,16 +164,14 @@ impl Update {
 
 /// The resources document from a file or (`-`) standard input, checked.
 fn read_resources(path: &std::path::Path) -> anyhow::Result<oci_spec::runtime::LinuxResources> {
-    let (text, source) = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the resources from standard input")?;
-        (text, "standard input".to_string())
+    use ocictl::input_file::{read_input_file, read_stdin};
+    let (bytes, source) = if path.as_os_str() == "-" {
+        (read_stdin(), "standard input".to_string())
     } else {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read resources file {}", path.display()))?;
-        (text, path.display().to_string())
+        (read_input_file(path), path.display().to_string())
     };
+    let bytes = bytes.context("cannot read the resources")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| anyhow::anyhow!("{source} is not UTF-8 text: {}", e.utf8_error()))?;
     Ok(runtime::parse_resources(&text, &source)?)
 }

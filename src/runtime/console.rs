@@ -28,7 +28,18 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A fresh private directory (mode 0700) under `$XDG_RUNTIME_DIR`, or the
 /// system temp dir (`$TMPDIR`, /tmp) when that is unset or unusable.
 pub fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    let make = |base: &Path| tempfile::Builder::new().prefix(prefix).tempdir_in(base);
+    use std::os::unix::fs::PermissionsExt;
+    // Explicit: tempfile's default is 0777 less the umask. Set again after
+    // the mkdir, so the mode is exact whatever the umask.
+    let private = || std::fs::Permissions::from_mode(0o700);
+    let make = |base: &Path| {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(private())
+            .tempdir_in(base)?;
+        std::fs::set_permissions(dir.path(), private())?;
+        Ok::<_, std::io::Error>(dir)
+    };
     if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         if let Ok(dir) = make(Path::new(&xdg)) {
             return Ok(dir);

@@ -183,6 +183,9 @@ pub struct EventReader<R> {
     done: bool,
 }
 
+/// The longest event line read (an event with stats is about 2 KiB).
+const MAX_EVENT_LINE: u64 = 1 << 20;
+
 impl<R: BufRead> EventReader<R> {
     pub fn new(input: R) -> Self {
         EventReader {
@@ -200,8 +203,27 @@ impl<R: BufRead> Iterator for EventReader<R> {
     fn next(&mut self) -> Option<Event> {
         while !self.done {
             self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
+            // A line is read up to MAX_EVENT_LINE: a runtime printing an
+            // endless line cannot grow ocictl's memory.
+            let read = (&mut self.input)
+                .take(MAX_EVENT_LINE + 1)
+                .read_until(b'\n', &mut self.buf);
+            match read {
                 Ok(0) => self.done = true,
+                Ok(n) if n as u64 > MAX_EVENT_LINE => {
+                    self.line += 1;
+                    if let Err(e) = self.input.skip_until(b'\n') {
+                        self.done = true;
+                        return Some(Event::read_failed(self.line, &e));
+                    }
+                    return Some(Event::Error {
+                        line: self.line,
+                        message: format!(
+                            "a line longer than {} MiB was skipped",
+                            MAX_EVENT_LINE >> 20
+                        ),
+                    });
+                }
                 Ok(_) => {
                     self.line += 1;
                     let line = self.buf.trim_ascii();

@@ -2,8 +2,9 @@
 //! given as a command line (runc merges it with the container's config), as
 //! a process.json the operator wrote (checked first, passed as `--process`),
 //! or as a full oci-spec [`Process`] that the driver writes to a private
-//! temporary file (O_EXCL, 0600) which is removed whatever happens — as
-//! go-runc's `Exec` does.
+//! anonymous file (as go-runc's `Exec` writes a temporary one). With `-e`,
+//! the command line is turned into a process document first (see
+//! `exec_process`), so environment values never appear on argv.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -63,23 +64,36 @@ pub struct ExecOpts {
 
 impl ExecOpts {
     /// The flags, in runc's help order; the process (`--process FILE` or the
-    /// trailing command) is added by [`Runtime::exec`].
-    pub(crate) fn push_args(&self, args: &mut Args) {
+    /// trailing command) is added by [`Runtime::exec`]. `process` says
+    /// which of the flags that shape the process are passed:
+    /// with `--process FILE` runc ignores them all, and the values of
+    /// `--env` are never put on argv then (they may be secrets).
+    fn push_flags(&self, args: &mut Args, process: ProcessFlags) {
+        let shaping = process != ProcessFlags::None;
+        let env: &[String] = if process == ProcessFlags::All {
+            &self.env
+        } else {
+            &[]
+        };
+        let pick = |v: Option<&str>| v.filter(|_| shaping).map(str::to_string);
         args.path("console-socket", self.console_socket.as_deref())
-            .value("cwd", self.cwd.as_deref())
-            .values("env", &self.env)
-            .flag("tty", self.tty)
-            .value("user", self.user.as_deref())
+            .value("cwd", pick(self.cwd.as_deref()))
+            .values("env", env)
+            .flag("tty", shaping && self.tty)
+            .value("user", pick(self.user.as_deref()))
             .values(
                 "additional-gids",
-                self.additional_gids.iter().map(u32::to_string),
+                self.additional_gids
+                    .iter()
+                    .filter(|_| shaping)
+                    .map(u32::to_string),
             )
             .flag("detach", self.detach)
             .path("pid-file", self.pid_file.as_deref())
-            .value("process-label", self.process_label.as_deref())
-            .value("apparmor", self.apparmor.as_deref())
-            .flag("no-new-privs", self.no_new_privs)
-            .values("cap", &self.caps)
+            .value("process-label", pick(self.process_label.as_deref()))
+            .value("apparmor", pick(self.apparmor.as_deref()))
+            .flag("no-new-privs", shaping && self.no_new_privs)
+            .values("cap", self.caps.iter().filter(|_| shaping))
             .value("preserve-fds", self.preserve_fds.map(|n| n.to_string()))
             .values("cgroup", &self.cgroups)
             .flag("ignore-paused", self.ignore_paused);
@@ -96,11 +110,22 @@ impl ExecOpts {
     }
 }
 
+/// Which of the process-shaping flags [`ExecOpts::push_flags`] passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessFlags {
+    /// All of them (a command line).
+    All,
+    /// All but `--env` (a process file the user gave: runc ignores them).
+    AllButEnv,
+    /// None (ocictl wrote them into the process file).
+    None,
+}
+
 /// Read and check a process.json: an oci-spec `Process` with no unknown
 /// fields and a non-empty `args`; errors name the file, line and field.
 pub fn load_process_file(path: &Path) -> Result<Process> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read process file {}", path.display()), e))?;
+    let text = crate::input_file::read_input_text(path)
+        .map_err(|e| Error::Invalid(format!("cannot use the process file: {e}")))?;
     parse_process(&text, &path.display().to_string())
 }
 
@@ -121,33 +146,31 @@ pub fn parse_process(text: &str, source: &str) -> Result<Process> {
     Ok(process)
 }
 
-/// A process spec in a private temporary file: created with O_EXCL and mode
-/// 0600 in a fresh 0700 directory, removed on drop.
+/// A process document in a private file with no name: an anonymous 0600
+/// file (O_TMPFILE) that the runtime opens through `/proc/<ocictl>/fd/N`,
+/// which only ocictl's user can. Nothing is ever left on disk, whatever
+/// happens to ocictl (SIGINT or SIGKILL included), and no other user can
+/// read the values in it.
 struct SpecFile {
-    _dir: tempfile::TempDir,
+    _file: std::fs::File,
     path: PathBuf,
 }
 
 impl SpecFile {
     fn write(process: &Process) -> Result<SpecFile> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("ocictl-exec-")
-            .tempdir()
-            .map_err(|e| Error::io("cannot create a private directory for the process spec", e))?;
-        let path = dir.path().join("process.json");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
         let json = serde_json::to_vec(process)
             .map_err(|e| Error::Invalid(format!("cannot encode the process spec: {e}")))?;
-        file.write_all(&json)
+        SpecFile::with(&json)
+    }
+
+    fn with(document: &[u8]) -> Result<SpecFile> {
+        let cannot = |e| Error::io("cannot write the process document to a private file", e);
+        let mut file = super::process::private_anonymous_file().map_err(cannot)?;
+        file.write_all(document)
             .and_then(|()| file.flush())
-            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-        Ok(SpecFile { _dir: dir, path })
+            .map_err(cannot)?;
+        let path = super::process::proc_fd_path(&file);
+        Ok(SpecFile { _file: file, path })
     }
 }
 
@@ -156,30 +179,63 @@ impl Runtime {
     /// while it runs.
     fn exec_args(&self, id: &ContainerId, opts: &ExecOpts) -> Result<(Args, Option<SpecFile>)> {
         let mut args = Args::subcommand("exec");
-        opts.push_args(&mut args);
         let mut spec_file = None;
         match &opts.process {
+            ExecProcess::Command(argv) if argv.is_empty() => {
+                return Err(Error::Invalid(
+                    "exec needs a command to run, or a process spec".into(),
+                ));
+            }
+            ExecProcess::Command(argv) if !opts.env.is_empty() => {
+                let file = SpecFile::with(&self.exec_process_document(id, opts, argv)?)?;
+                opts.push_flags(&mut args, ProcessFlags::None);
+                args.path("process", Some(&file.path)).arg(id);
+                spec_file = Some(file);
+            }
             ExecProcess::Command(argv) => {
-                if argv.is_empty() {
-                    return Err(Error::Invalid(
-                        "exec needs a command to run, or a process spec".into(),
-                    ));
-                }
+                opts.push_flags(&mut args, ProcessFlags::All);
                 args.arg(id);
                 for a in argv {
                     args.arg(a);
                 }
             }
             ExecProcess::File(path) => {
+                opts.push_flags(&mut args, ProcessFlags::AllButEnv);
                 args.path("process", Some(path)).arg(id);
             }
             ExecProcess::Spec(process) => {
                 let file = SpecFile::write(process)?;
+                opts.push_flags(&mut args, ProcessFlags::AllButEnv);
                 args.path("process", Some(&file.path)).arg(id);
                 spec_file = Some(file);
             }
         }
         Ok((args, spec_file))
+    }
+
+    /// The process runc's `exec ID CMD` would build, `-e` values included,
+    /// from the config.json of the bundle the runtime recorded for `id`.
+    /// When the runtime cannot say (no such container), the document is
+    /// empty: the runtime then reports the container's problem itself, with
+    /// its own message and status, and runs nothing.
+    fn exec_process_document(
+        &self,
+        id: &ContainerId,
+        opts: &ExecOpts,
+        command: &[String],
+    ) -> Result<Vec<u8>> {
+        let container = match self.state(id) {
+            Ok(c) => c,
+            Err(Error::Failed { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let config = Path::new(&container.bundle).join("config.json");
+        let bytes = crate::input_file::read_input_file(&config).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot read the container's process for exec -e: {e}"
+            ))
+        })?;
+        super::exec_process::process_document(&bytes, &config.display().to_string(), opts, command)
     }
 
     /// `runc exec`: the process inherits ocictl's stdio. In the foreground
@@ -219,7 +275,7 @@ mod tests {
         let opts = ExecOpts {
             process: ExecProcess::Command(vec!["sh".into(), "-c".into(), "exit 3".into()]),
             cwd: Some("/tmp".into()),
-            env: vec!["A=1".into(), "B=2".into()],
+            env: Vec::new(),
             tty: true,
             user: Some("1000:1000".into()),
             additional_gids: vec![10, 20],
@@ -238,13 +294,11 @@ mod tests {
         let argv = Runtime::default().exec_argv(&id, &opts).unwrap();
         assert_eq!(
             argv.to_string(),
-            "runc exec --console-socket /run/c.sock --cwd /tmp --env 'A=***' --env 'B=***' --tty \
+            "runc exec --console-socket /run/c.sock --cwd /tmp --tty \
              --user 1000:1000 --additional-gids 10 --additional-gids 20 --detach \
              --pid-file /run/x.pid --process-label label --apparmor prof --no-new-privs \
              --cap CAP_NET_ADMIN --preserve-fds 2 --cgroup memory:/sub --ignore-paused c1 sh -c 'exit 3'"
         );
-        // Shown redacted; passed to the runtime as given.
-        assert!(argv.0.contains(&"A=1".into()) && argv.0.contains(&"B=2".into()));
     }
 
     #[test]
@@ -254,9 +308,11 @@ mod tests {
                 .unwrap();
         let file = SpecFile::write(&process).unwrap();
         let path = file.path.clone();
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // No name anywhere: the only link is ocictl's own fd.
+        assert_eq!(std::fs::metadata(&path).unwrap().nlink(), 0);
         let back: Process = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(back.args(), process.args());
         drop(file);

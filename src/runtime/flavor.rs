@@ -361,7 +361,7 @@ impl Flavor {
 /// The bundle's rootfs as runc reports it: `root.path` of config.json,
 /// relative to the bundle.
 fn rootfs_of(bundle: &Path) -> Option<PathBuf> {
-    let config = std::fs::read(bundle.join("config.json")).ok()?;
+    let config = crate::input_file::read_input_file(&bundle.join("config.json")).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&config).ok()?;
     let path = Path::new(value.get("root")?.get("path")?.as_str()?);
     Some(if path.is_absolute() {

@@ -3,12 +3,14 @@
 //! It never prints; callers render its typed results.
 
 mod argv;
+mod bounded_output;
 mod checkpoint;
 pub mod console;
 pub mod criu;
 pub mod error;
 pub mod events;
 mod exec;
+mod exec_process;
 pub mod exit_code;
 pub mod flavor;
 mod id;
@@ -36,7 +38,7 @@ pub use checkpoint::{CheckpointAction, CheckpointOpts, CriuOpts, ManageCgroupsMo
 pub use console::{Console, ConsoleSocket, NoConsole};
 pub use error::{Argv, Error, ErrorKind, Result, Termination};
 pub use id::{ContainerId, ContainerIdParser, InvalidId};
-pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
+pub use opts::{check_preserved_fds, CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
@@ -223,9 +225,18 @@ impl Runtime {
         let captured = process::capture(launched, stdin, self.timeout, self.setpgid)?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
-            return Err(self
-                .flavor_hint()
-                .failure(argv, captured.status, &stderr, stderr.clone()));
+            let mut message = self.flavor_hint().error_message(&stderr);
+            let kind = self.flavor_hint().classify(&message, &stderr);
+            if captured.stderr_cut > 0 {
+                message.push_str(&bounded_output::cut_note(captured.stderr_cut));
+            }
+            return Err(Error::Failed {
+                message,
+                status: captured.status,
+                kind,
+                stderr,
+                argv,
+            });
         }
         Ok(captured)
     }

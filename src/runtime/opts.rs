@@ -31,6 +31,37 @@ impl CreateOpts {
     }
 }
 
+/// Check that fds 3 … 3+count-1, which the runtime is to pass on to the
+/// container, are open and were inherited by this process (an fd without
+/// close-on-exec: every fd ocictl opens itself has it). Otherwise the
+/// container would get whatever ocictl or its monitor holds at that number,
+/// or the runtime would fail late. Checked before anything runs.
+pub fn check_preserved_fds(count: Option<u32>) -> super::Result<()> {
+    let Some(count) = count.filter(|&n| n > 0) else {
+        return Ok(());
+    };
+    let last = 3u64 + u64::from(count) - 1;
+    for fd in 3..=last {
+        let flags = i32::try_from(fd)
+            .ok()
+            // SAFETY: F_GETFD only reads the descriptor's flags.
+            .map(|fd| unsafe { libc::fcntl(fd, libc::F_GETFD) })
+            .unwrap_or(-1);
+        let why = if flags < 0 {
+            "is not open"
+        } else if flags & libc::FD_CLOEXEC != 0 {
+            "is not one ocictl inherited (it is ocictl's own)"
+        } else {
+            continue;
+        };
+        return Err(super::Error::Invalid(format!(
+            "fd {fd} {why}: the container was to inherit fds 3 to {last} ({count} in all); \
+             open them for ocictl (e.g. `3<file`) or pass fewer"
+        )));
+    }
+    Ok(())
+}
+
 /// `runc run`'s options: create's, plus what only `run` has.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunOpts {

@@ -12,6 +12,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal as NixSignal};
 use nix::unistd::Pid;
 
+use super::bounded_output::{BoundedOutput, STDOUT_CAP};
 use super::error::{Argv, Error, Result, Termination};
 
 /// A runtime process just started, and the argv it was given.
@@ -25,7 +26,10 @@ pub(crate) struct Launched {
 pub struct Captured {
     pub status: Termination,
     pub stdout: Vec<u8>,
+    /// Its head and tail when it was long (see [`BoundedOutput`]).
     pub stderr: Vec<u8>,
+    /// How many bytes of stderr were cut from the middle.
+    pub stderr_cut: u64,
 }
 
 pub(crate) fn spawn(mut cmd: Command, argv: &Argv, binary: &std::path::Path) -> Result<Child> {
@@ -81,10 +85,20 @@ pub(crate) fn capture(
             let status = child
                 .wait()
                 .map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))?;
+            let status = Termination::from_status(status);
+            if stdout.cut() > 0 && status.success() {
+                return Err(Error::BadOutput {
+                    argv: argv.clone(),
+                    what: "more output than ocictl reads",
+                    detail: format!("over {} MiB on stdout", STDOUT_CAP >> 20),
+                    raw: String::from_utf8_lossy(&stdout.into_bytes()[..120]).into_owned(),
+                });
+            }
             Ok(Captured {
-                status: Termination::from_status(status),
-                stdout,
-                stderr,
+                status,
+                stdout: stdout.into_bytes(),
+                stderr_cut: stderr.cut(),
+                stderr: stderr.into_bytes(),
             })
         }
         Err(ReadError::TimedOut) => {
@@ -165,14 +179,15 @@ enum ReadError {
 }
 
 /// Read stdout and stderr to EOF together, so neither pipe can fill up and
-/// block the runtime, stopping at the deadline.
+/// block the runtime, stopping at the deadline. What is kept is bounded;
+/// the rest is read and dropped, so the runtime is never blocked.
 fn read_both(
     child: &mut Child,
     deadline: Option<Instant>,
-) -> std::result::Result<(Vec<u8>, Vec<u8>), ReadError> {
+) -> std::result::Result<(BoundedOutput, BoundedOutput), ReadError> {
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
-    let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
+    let (mut out_buf, mut err_buf) = (BoundedOutput::stdout(), BoundedOutput::stderr());
     let mut chunk = [0u8; 16 * 1024];
     while out.is_some() || err.is_some() {
         let timeout = match deadline {
@@ -218,13 +233,13 @@ fn read_both(
 
 fn read_some<R: Read>(
     pipe: &mut Option<R>,
-    buf: &mut Vec<u8>,
+    buf: &mut BoundedOutput,
     chunk: &mut [u8],
 ) -> std::result::Result<(), ReadError> {
     if let Some(p) = pipe {
         match p.read(chunk) {
             Ok(0) => *pipe = None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => buf.push(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ReadError::Io(e)),
         }
@@ -419,6 +434,20 @@ fn strip_logged_error<'a>(chunk: &'a [u8], log: &std::fs::File) -> &'a [u8] {
     chunk
 }
 
+/// A file with no name (O_TMPFILE in TMPDIR), mode 0600 whatever the umask.
+pub(crate) fn private_anonymous_file() -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = tempfile::tempfile()?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// The path through which another process of ocictl's user opens the file
+/// behind ocictl's own fd (its only name when it is anonymous).
+pub(crate) fn proc_fd_path(file: &std::fs::File) -> std::path::PathBuf {
+    format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd()).into()
+}
+
 /// An anonymous file the runtime writes its log into, reached through
 /// `/proc/<pid>/fd/N`: it has no name on disk, so nothing is left behind
 /// even if ocictl is killed.
@@ -428,12 +457,13 @@ pub(crate) struct PrivateLog {
 
 impl PrivateLog {
     pub fn new() -> Result<PrivateLog> {
-        let file = tempfile::tempfile().map_err(|e| Error::io("creating a private log file", e))?;
+        let file =
+            private_anonymous_file().map_err(|e| Error::io("creating a private log file", e))?;
         Ok(PrivateLog { file })
     }
 
     pub fn path(&self) -> std::path::PathBuf {
-        format!("/proc/{}/fd/{}", std::process::id(), self.file.as_raw_fd()).into()
+        proc_fd_path(&self.file)
     }
 
     /// A second handle on the log, for reading it while the runtime runs.
@@ -443,12 +473,18 @@ impl PrivateLog {
             .map_err(|e| Error::io("opening the private log file", e))
     }
 
+    /// What the runtime logged, bounded: its head and tail when long.
     pub fn contents(&mut self) -> String {
-        use std::io::Seek;
-        let mut text = String::new();
-        let _ = self.file.seek(std::io::SeekFrom::Start(0));
-        let _ = self.file.read_to_string(&mut text);
-        text
+        bounded_text(&mut self.file)
+    }
+}
+
+/// A file the runtime wrote (its log, its stderr), read with the bounds of
+/// [`BoundedOutput`].
+fn bounded_text(file: &mut std::fs::File) -> String {
+    match BoundedOutput::of_file(file) {
+        Ok(kept) => String::from_utf8_lossy(&kept.into_bytes()).into_owned(),
+        Err(_) => String::new(),
     }
 }
 
@@ -462,11 +498,7 @@ pub(crate) fn detached_failure(
     private_log: Option<&mut PrivateLog>,
     stderr: Option<&mut std::fs::File>,
 ) -> Error {
-    let mut text = String::new();
-    if let Some(f) = stderr {
-        let _ = std::io::Seek::rewind(f);
-        let _ = f.read_to_string(&mut text);
-    }
+    let text = stderr.map(bounded_text).unwrap_or_default();
     let log_text = private_log.map(|l| l.contents()).unwrap_or_default();
     let source = if flavor.error_message(&log_text).is_empty() {
         &text

@@ -111,8 +111,8 @@ impl Runtime {
             Some(_) => None,
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let mut stderr =
-            tempfile::tempfile().map_err(|e| Error::io("creating a private stderr file", e))?;
+        let mut stderr = process::private_anonymous_file()
+            .map_err(|e| Error::io("creating a private stderr file", e))?;
         let stderr_for_child = stderr
             .try_clone()
             .map_err(|e| Error::io("creating a private stderr file", e))?;

@@ -525,3 +525,37 @@ impl Drop for ReadOnlyDir {
         let _ = StdCommand::new("umount").arg(&self.path).status();
     }
 }
+
+/// `cmd` again, with fds 3 … 3+count-1 open in the child (on /dev/null,
+/// without close-on-exec), as a caller of `--preserve-fds N` provides them.
+pub fn with_inherited_fds(cmd: &Command, count: i32) -> Command {
+    use std::os::unix::process::CommandExt as _;
+    let mut std_cmd = StdCommand::new(cmd.get_program());
+    std_cmd.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => std_cmd.env(k, v),
+            None => std_cmd.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        std_cmd.current_dir(dir);
+    }
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(null);
+    // SAFETY: dup2 is async-signal-safe; the fds are the child's own.
+    unsafe {
+        std_cmd.pre_exec(move || {
+            for fd in 3..3 + count {
+                // dup2 clears close-on-exec on the new fd (not when equal).
+                if fd == raw {
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                } else if libc::dup2(raw, fd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Command::from_std(std_cmd)
+}
