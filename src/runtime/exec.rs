@@ -96,8 +96,9 @@ impl ExecOpts {
     }
 }
 
-/// Read and check a process.json: an oci-spec `Process` with no unknown
-/// fields and a non-empty `args`; errors name the file, line and field.
+/// Read and check a process.json: an oci-spec `Process`, read as runc
+/// reads it (see [`super::validate`]), with a non-empty `args`; errors
+/// name the file, line and field.
 pub fn load_process_file(path: &Path) -> Result<Process> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read process file {}", path.display()), e))?;
@@ -106,7 +107,8 @@ pub fn load_process_file(path: &Path) -> Result<Process> {
 
 /// Check a process spec's text; `source` names it in errors.
 pub fn parse_process(text: &str, source: &str) -> Result<Process> {
-    let process: Process = super::validate::parse_strict(text, source, "an OCI process spec")?;
+    let process: Process =
+        super::validate::decode_document(text, source, "an OCI process spec")?.warn_ignored(source);
     if process.args().as_ref().is_none_or(Vec::is_empty) {
         return Err(Error::Invalid(format!(
             "{source} is not an OCI process spec: field `args` must name the program to run"

@@ -39,6 +39,7 @@ pub use opts::{CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
+pub use validate::{decode_document, Decoded};
 
 pub use events::{Event, EventReader, EventStream, StreamEnd};
 pub use exec::{load_process_file, parse_process, ExecOpts, ExecProcess};
@@ -289,10 +290,18 @@ impl Runtime {
 
     /// `runc --version`, parsed.
     pub fn version(&self) -> Result<Version> {
+        // version_text has checked that it parses.
+        Version::parse(&self.version_text()?).map_err(Error::Invalid)
+    }
+
+    /// `runc --version`'s text exactly as the runtime printed it (checked
+    /// to name a version, as [`Runtime::version`] does).
+    pub fn version_text(&self) -> Result<String> {
         let mut args = Args::default();
         args.arg("--version");
         self.expect_parsed(args, "a version", |out| {
-            Version::parse(&String::from_utf8_lossy(out))
+            let text = String::from_utf8_lossy(out).into_owned();
+            Version::parse(&text).map(|_| text)
         })
     }
 

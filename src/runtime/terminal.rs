@@ -106,9 +106,12 @@ impl Runtime {
             full.arg(w);
         }
 
+        // `--debug` with no log of the user's: runc's own log lines go to
+        // stderr as runc prints them (its default), not to a private log.
+        let debug_to_stderr = self.debug && self.log.is_none();
         let mut private_log = match self.log {
-            None => Some(process::PrivateLog::new()?),
-            Some(_) => None,
+            None if !debug_to_stderr => Some(process::PrivateLog::new()?),
+            _ => None,
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
         let argv = self.argv_with_log(full, log_path.as_deref());
@@ -126,7 +129,11 @@ impl Runtime {
         // it behind ocictl's back (ocictl passes signals on itself).
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr_for_child)
+            .stderr(if debug_to_stderr {
+                Stdio::inherit()
+            } else {
+                stderr_for_child.into()
+            })
             .process_group(0);
         let child = process::spawn(cmd, &argv, &self.binary)?;
         let mut session = Session {
@@ -187,6 +194,8 @@ impl Runtime {
             }
         };
         tracing::debug!(pty = %console.name, "received the pty master");
+        tty::clear_onlcr(console.master.as_fd())
+            .map_err(|e| Error::io("cannot clear ONLCR on the pty", e))?;
 
         // SAFETY: the standard fds stay open for the life of the process.
         let stdin = unsafe { BorrowedFd::borrow_raw(0) };
@@ -288,6 +297,10 @@ struct Session {
     held: Vec<NixSignal>,
     held_since: Option<std::time::Instant>,
 }
+
+/// How long a runtime that is still starting gets to exit on its own when
+/// ocictl gives up on its terminal (see [`Session::abandon`]).
+const RUNTIME_EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// How long signals wait for the process's pid before the runtime (which
 /// may be stuck starting it) gets them instead.
@@ -402,6 +415,20 @@ impl Session {
     /// After a failure of ocictl's own: nobody could reach the process any
     /// more, so kill it (and a runtime still starting) and reap them.
     fn abandon(&mut self, signals: &SignalPipe) {
+        // A runtime still starting may be failing (it connects to the
+        // console socket before the container's init runs, and closes the
+        // connection when init fails): let it exit and log its own error
+        // rather than kill it mid-sentence.
+        let deadline = std::time::Instant::now() + RUNTIME_EXIT_GRACE;
+        while self.process.is_none()
+            && self.runc_status.is_none()
+            && std::time::Instant::now() < deadline
+        {
+            if self.update(signals).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for _ in 0..50 {
             let _ = self.update(signals);
             let target = match (self.process, self.status, self.runc_status) {
