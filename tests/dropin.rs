@@ -22,7 +22,12 @@ struct Run {
 /// Run `cmd` as a caller at a terminal whose output is captured does (a
 /// bats test, `$(runc run …)`): stdin is a pty (the controlling terminal),
 /// stdout and stderr go to files. Waits at most 60 s.
-fn with_terminal_stdin(mut cmd: StdCommand, dir: &Path) -> Run {
+fn with_terminal_stdin(cmd: StdCommand, dir: &Path) -> Run {
+    typing_into_terminal(cmd, dir, b"")
+}
+
+/// [`with_terminal_stdin`], with `typed` typed at the terminal.
+fn typing_into_terminal(mut cmd: StdCommand, dir: &Path, typed: &[u8]) -> Run {
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let out_path = dir.join(format!("{}.out", unique_id("o")));
     let err_path = dir.join(format!("{}.err", unique_id("e")));
@@ -40,6 +45,8 @@ fn with_terminal_stdin(mut cmd: StdCommand, dir: &Path) -> Run {
     }
     let mut child = cmd.spawn().expect("ocictl starts");
     drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    std::io::Write::write_all(&mut master, typed).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -52,7 +59,7 @@ fn with_terminal_stdin(mut cmd: StdCommand, dir: &Path) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    drop(pty.master);
+    drop(master);
     Run {
         code: status.code(),
         stdout: std::fs::read(&out_path).unwrap(),
@@ -64,17 +71,23 @@ fn has_crlf(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|w| w == b"\r\n")
 }
 
+// The process prints only once it has read a line: ocictl relays input
+// only after it has set the pty up, so the output cannot race that set-up
+// (runc itself does not wait for it either).
+const PRINTS_AFTER_A_LINE: &[&str] = &["sh", "-c", "read line; echo one; echo $line"];
+
 #[test]
 fn foreground_run_t_lines_end_in_newline_as_through_runc() {
     let env = Env::new();
-    let bundle = env.bundle_with(&["sh", "-c", "echo one; echo two"], true);
+    let bundle = env.bundle_with(PRINTS_AFTER_A_LINE, true);
     let id = unique_id("onlcr");
     let mut cmd = env.std_cmd();
     cmd.args(["run", "-b"]).arg(&bundle).arg(&id);
-    let run = with_terminal_stdin(cmd, env.dir.path());
+    let run = typing_into_terminal(cmd, env.dir.path(), b"two\r");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(!has_crlf(&run.stdout), "{:?}", run.stdout);
-    assert_eq!(run.stdout, b"one\ntwo\n");
+    // The pty's echo of the line, then the output.
+    assert_eq!(run.stdout, b"two\none\ntwo\n");
 }
 
 #[test]
@@ -85,10 +98,10 @@ fn foreground_exec_t_lines_end_in_newline_as_through_runc() {
     let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
     assert_eq!(started.code, Some(0), "{started:?}");
     let mut cmd = env.std_cmd();
-    cmd.args(["exec", "-t", &id, "sh", "-c", "echo one; echo two"]);
-    let run = with_terminal_stdin(cmd, env.dir.path());
+    cmd.args(["exec", "-t", &id]).args(PRINTS_AFTER_A_LINE);
+    let run = typing_into_terminal(cmd, env.dir.path(), b"two\r");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stdout, b"one\ntwo\n");
+    assert_eq!(run.stdout, b"two\none\ntwo\n");
 }
 
 #[test]

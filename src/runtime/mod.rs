@@ -211,6 +211,7 @@ impl Runtime {
             &self.binary,
             stdin,
             self.timeout,
+            self.debug && self.log.is_none(),
         )?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();

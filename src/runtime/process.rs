@@ -41,12 +41,16 @@ pub(crate) fn spawn(mut cmd: Command, argv: &Argv, binary: &std::path::Path) -> 
 
 /// Run to completion with stdout and stderr captured, `stdin` written to the
 /// child's stdin (or /dev/null), and the child killed after `timeout`.
+/// With `echo_stderr`, what the runtime writes to stderr is also passed on
+/// to ocictl's stderr as it comes (`--debug` without `--log`: runc's own
+/// debug lines, where runc would have printed them).
 pub(crate) fn capture(
     mut cmd: Command,
     argv: &Argv,
     binary: &std::path::Path,
     stdin: Option<&[u8]>,
     timeout: Option<Duration>,
+    echo_stderr: bool,
 ) -> Result<Captured> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(if stdin.is_some() {
@@ -63,7 +67,7 @@ pub(crate) fn capture(
                 let _ = pipe.write_all(input);
             });
         }
-        read_both(&mut child, deadline)
+        read_both(&mut child, deadline, echo_stderr)
     });
     match io_result {
         Ok((stdout, stderr)) => {
@@ -112,6 +116,7 @@ enum ReadError {
 fn read_both(
     child: &mut Child,
     deadline: Option<Instant>,
+    echo_stderr: bool,
 ) -> std::result::Result<(Vec<u8>, Vec<u8>), ReadError> {
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -153,7 +158,12 @@ fn read_both(
             read_some(&mut out, &mut out_buf, &mut chunk)?;
         }
         if err_ready {
+            let before = err_buf.len();
             read_some(&mut err, &mut err_buf, &mut chunk)?;
+            if echo_stderr {
+                // Best effort: a closed stderr must not fail the call.
+                let _ = std::io::stderr().write_all(&err_buf[before..]);
+            }
         }
     }
     Ok((out_buf, err_buf))

@@ -115,25 +115,17 @@ impl Runtime {
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
         let argv = self.argv_with_log(full, log_path.as_deref());
-        let mut stderr =
-            tempfile::tempfile().map_err(|e| Error::io("creating a private stderr file", e))?;
-        let stderr_for_child = stderr
-            .try_clone()
-            .map_err(|e| Error::io("creating a private stderr file", e))?;
-
         let _subreaper = Subreaper::enable()?;
         signals.clear(&[libc::SIGCHLD]);
         let mut cmd = self.command(&argv);
-        // runc's messages go to a file, never into the terminal; its own
-        // process group keeps a Ctrl-C typed during start-up from killing
-        // it behind ocictl's back (ocictl passes signals on itself).
+        // runc's stderr is ocictl's, as in a foreground `runc run -t`: its
+        // own error line ("runc run failed: …", printed even with --log)
+        // and, with --debug, its debug lines reach the caller as runc
+        // prints them. Its own process group keeps a Ctrl-C typed during
+        // start-up from killing it behind ocictl's back (ocictl passes
+        // signals on itself).
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(if debug_to_stderr {
-                Stdio::inherit()
-            } else {
-                stderr_for_child.into()
-            })
             .process_group(0);
         let child = process::spawn(cmd, &argv, &self.binary)?;
         let mut session = Session {
@@ -159,7 +151,7 @@ impl Runtime {
                 argv,
                 status,
                 private_log.as_mut(),
-                Some(&mut stderr),
+                None,
             ));
         }
         outcome
