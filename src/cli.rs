@@ -44,8 +44,9 @@ impl Cli {
     /// ([`crate::long_flags`]), from the root's flags and those of the one
     /// subcommand named, which is then parsed already built.
     pub fn parse_with_matches() -> Result<(Cli, clap::ArgMatches), clap::Error> {
-        let (args, built) = runc_spellings(std::env::args_os().collect());
-        let matches = match parsing_command_with(built).try_get_matches_from(&args) {
+        let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
+        let (args, built) = runc_spellings(std::env::args_os().collect(), &root);
+        let matches = match parsing_command_with(root, built).try_get_matches_from(&args) {
             Ok(matches) => matches,
             // Help and usage errors list the subcommands with their
             // summaries, which only the full definition has: parse again
@@ -57,14 +58,15 @@ impl Cli {
     }
 }
 
-/// `args` with runc's spellings rewritten, and the subcommand it names,
-/// built (its flags were needed for the rewrite).
+/// `args` with runc's spellings rewritten (`root` has the global flags),
+/// and the subcommand it names, built (its flags were needed for that).
 fn runc_spellings(
     args: Vec<std::ffi::OsString>,
+    root: &clap::Command,
 ) -> (Vec<std::ffi::OsString>, Option<(usize, clap::Command)>) {
     use crate::long_flags::{rewrite, FlagSet};
     let mut globals = FlagSet::default();
-    globals.add(&GlobalOpts::augment_args(clap::Command::new("ocictl")));
+    globals.add(root);
     let mut built = None;
     let rewritten = rewrite(args, &globals, |word| {
         let index = crate::commands::SUBCOMMANDS
@@ -84,11 +86,15 @@ fn runc_spellings(
 /// The command line with deferred subcommands (see [`Cli::parse_with_matches`]).
 #[cfg(test)]
 pub fn parsing_command() -> clap::Command {
-    parsing_command_with(None)
+    parsing_command_with(GlobalOpts::augment_args(clap::Command::new("ocictl")), None)
 }
 
-/// The same, with subcommand number `built.0` given already built.
-fn parsing_command_with(mut built: Option<(usize, clap::Command)>) -> clap::Command {
+/// The same from `root` (the global flags only), with subcommand number
+/// `built.0` given already built.
+fn parsing_command_with(
+    root: clap::Command,
+    mut built: Option<(usize, clap::Command)>,
+) -> clap::Command {
     let full_root_settings = |cmd: clap::Command| {
         cmd.version(env!("CARGO_PKG_VERSION"))
             .max_term_width(100)
@@ -99,7 +105,7 @@ fn parsing_command_with(mut built: Option<(usize, clap::Command)>) -> clap::Comm
             .long_about(ROOT_LONG_ABOUT)
             .after_help(ROOT_AFTER_HELP)
     };
-    let mut root = full_root_settings(GlobalOpts::augment_args(clap::Command::new("ocictl")));
+    let mut root = full_root_settings(root);
     for (index, sub) in crate::commands::SUBCOMMANDS.iter().enumerate() {
         let mut cmd = match built.take_if(|(i, _)| *i == index) {
             Some((_, cmd)) => cmd,

@@ -133,6 +133,29 @@ fn exec_process_file_without_user_runs_as_uid_zero() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
 }
 
+#[test]
+fn exec_process_from_a_pipe_reaches_the_runtime() {
+    // tty.bats "runc exec [tty consolesize]" passes `-p <(echo …)`: a pipe
+    // that ocictl reads to check it, so the runtime cannot read it again.
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("pipe");
+    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let out = env
+        .cmd()
+        .args(["exec", "-p", "/dev/stdin", &id])
+        .write_stdin(r#"{"args": ["/bin/echo", "from-a-pipe"], "cwd": "/"}"#)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-a-pipe\n");
+}
+
 /// The host path of a container's cgroup for `controller` (cgroup v1).
 fn cpuset_cpus(env: &Env, id: &str) -> String {
     let pid = env.state(id)["pid"].as_i64().unwrap();

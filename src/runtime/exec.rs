@@ -25,6 +25,10 @@ pub enum ExecProcess {
     File(PathBuf),
     /// A full process spec, written to a private temporary file.
     Spec(Box<Process>),
+    /// A process.json's text, read already (from a pipe such as
+    /// `-p <(…)`, which the runtime could not read a second time): written
+    /// as it is to a private temporary file.
+    Text(String),
 }
 
 impl Default for ExecProcess {
@@ -100,9 +104,15 @@ impl ExecOpts {
 /// reads it (see [`super::validate`]), with a non-empty `args`; errors
 /// name the file, line and field.
 pub fn load_process_file(path: &Path) -> Result<Process> {
+    read_process_file(path).map(|(process, _)| process)
+}
+
+/// [`load_process_file`], with the text as read.
+pub fn read_process_file(path: &Path) -> Result<(Process, String)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read process file {}", path.display()), e))?;
-    parse_process(&text, &path.display().to_string())
+    let process = parse_process(&text, &path.display().to_string())?;
+    Ok((process, text))
 }
 
 /// Check a process spec's text; `source` names it in errors.
@@ -132,6 +142,12 @@ struct SpecFile {
 
 impl SpecFile {
     fn write(process: &Process) -> Result<SpecFile> {
+        let json = serde_json::to_vec(process)
+            .map_err(|e| Error::Invalid(format!("cannot encode the process spec: {e}")))?;
+        SpecFile::write_bytes(&json)
+    }
+
+    fn write_bytes(json: &[u8]) -> Result<SpecFile> {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = tempfile::Builder::new()
             .prefix("ocictl-exec-")
@@ -144,9 +160,7 @@ impl SpecFile {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
-        let json = serde_json::to_vec(process)
-            .map_err(|e| Error::Invalid(format!("cannot encode the process spec: {e}")))?;
-        file.write_all(&json)
+        file.write_all(json)
             .and_then(|()| file.flush())
             .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
         Ok(SpecFile { _dir: dir, path })
@@ -175,11 +189,11 @@ impl Runtime {
             ExecProcess::File(path) => {
                 args.path("process", Some(path)).arg(id);
             }
-            ExecProcess::Spec(process) => {
-                let file = SpecFile::write(process)?;
-                args.path("process", Some(&file.path)).arg(id);
-                spec_file = Some(file);
-            }
+            ExecProcess::Spec(process) => spec_file = Some(SpecFile::write(process)?),
+            ExecProcess::Text(text) => spec_file = Some(SpecFile::write_bytes(text.as_bytes())?),
+        }
+        if let Some(file) = &spec_file {
+            args.path("process", Some(&file.path)).arg(id);
         }
         Ok((args, spec_file))
     }

@@ -42,7 +42,7 @@ pub use types::{parse_pids, Container, Status, Version};
 pub use validate::{decode_document, Decoded};
 
 pub use events::{Event, EventReader, EventStream, StreamEnd};
-pub use exec::{load_process_file, parse_process, ExecOpts, ExecProcess};
+pub use exec::{load_process_file, parse_process, read_process_file, ExecOpts, ExecProcess};
 pub use flavor::{Feature, Flavor};
 pub use stats::{cpu_percent, Stats};
 pub use top::{parse_ps_output, TopResults};
