@@ -156,6 +156,33 @@ fn exec_process_from_a_pipe_reaches_the_runtime() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from-a-pipe\n");
 }
 
+#[test]
+fn exec_t_with_a_process_file_takes_the_terminal_from_the_file() {
+    // tty.bats "runc exec [tty consolesize]": `exec -t -p FILE` where FILE
+    // has no `terminal`: runc ignores -t and runs it without one.
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("tfile");
+    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+    assert_eq!(started.code, Some(0), "{started:?}");
+    let process = env.dir.path().join("no-terminal.json");
+    std::fs::write(&process, r#"{"args": ["/bin/echo", "plain"], "cwd": "/"}"#).unwrap();
+    let out = env
+        .cmd()
+        .args(["exec", "-t", "-p"])
+        .arg(&process)
+        .arg(&id)
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "plain\n");
+}
+
 /// The host path of a container's cgroup for `controller` (cgroup v1).
 fn cpuset_cpus(env: &Env, id: &str) -> String {
     let pid = env.state(id)["pid"].as_i64().unwrap();
@@ -295,4 +322,11 @@ fn runcs_own_error_is_reported_when_init_fails_before_the_terminal() {
         run.stderr
     );
     assert!(!run.stderr.contains("SIGKILL"), "{}", run.stderr);
+    // runc's own line, as runc prints it (mounts_sshfs.bats matches it).
+    assert!(
+        run.stderr
+            .contains("runc run failed: unable to start container process: error during container init: error mounting"),
+        "{}",
+        run.stderr
+    );
 }

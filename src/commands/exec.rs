@@ -162,7 +162,8 @@ impl Exec {
         if let ExecProcess::File(path) = &opts.process {
             // Checked here so a broken file never reaches the runtime.
             let (process, text) = runtime::read_process_file(path).with_context(fail)?;
-            wants_terminal |= process.terminal().unwrap_or(false);
+            // runc takes the terminal from the file and ignores -t then.
+            wants_terminal = process.terminal().unwrap_or(false);
             // A pipe (`-p <(…)`) is empty once read: the runtime gets the
             // text read, in a private file.
             if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {

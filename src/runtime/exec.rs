@@ -89,14 +89,13 @@ impl ExecOpts {
             .flag("ignore-paused", self.ignore_paused);
     }
 
-    /// Whether the process will want a terminal (`-t`, or `terminal: true`
-    /// in its spec).
+    /// Whether the process will want a terminal: `-t`, or with a spec,
+    /// its `terminal` (runc ignores `-t` when given a process spec).
     pub fn wants_terminal(&self) -> bool {
-        self.tty
-            || match &self.process {
-                ExecProcess::Spec(p) => p.terminal().unwrap_or(false),
-                _ => false,
-            }
+        match &self.process {
+            ExecProcess::Spec(p) => p.terminal().unwrap_or(false),
+            _ => self.tty,
+        }
     }
 }
 
