@@ -30,11 +30,9 @@ pub enum BundleError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("{path} is not an OCI runtime spec: {source}")]
-    NotASpec {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    /// The message names the file, the line and the field.
+    #[error("{0}")]
+    NotASpec(String),
     #[error("the root filesystem {rootfs} named by {config} does not exist")]
     NoRootfs { rootfs: PathBuf, config: PathBuf },
     #[error("cannot write the bundle at {path}: {source}")]
@@ -72,15 +70,21 @@ impl Bundle {
             Err(e) if e.is_not_found() => return Err(BundleError::NoConfig(dir.to_path_buf())),
             Err(e) => return Err(BundleError::Input(e)),
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
-                path: config.clone(),
+        // Syntax first, for its own message (with the line).
+        if let Err(source) = serde_json::from_slice::<serde::de::IgnoredAny>(&text) {
+            return Err(BundleError::NotJson {
+                path: config,
                 source,
-            })?;
-        let spec: Spec = serde_json::from_value(value).map_err(|source| BundleError::NotASpec {
-            path: config.clone(),
-            source,
-        })?;
+            });
+        }
+        // Valid JSON is valid UTF-8.
+        let text = String::from_utf8_lossy(&text);
+        // As loose as runc: what it accepts (unknown fields, a capability
+        // ocictl does not know) is never refused here.
+        let source = config.display().to_string();
+        let spec: Spec = crate::runtime::decode_document(&text, &source, "an OCI runtime spec")
+            .map_err(|e| BundleError::NotASpec(e.to_string()))?
+            .warn_ignored(&source);
         if let Some(root) = spec.root() {
             let rootfs = if root.path().is_absolute() {
                 root.path().clone()

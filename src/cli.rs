@@ -39,21 +39,62 @@ impl Cli {
     /// subcommand, not all 28, which is most of ocictl's start-up time.
     /// `Cli::command()` (help, completions, man pages) builds everything;
     /// a test checks that both describe the same command line.
+    ///
+    /// runc's spellings (`-pid-file`, `-v`) are rewritten first
+    /// ([`crate::long_flags`]), from the root's flags and those of the one
+    /// subcommand named, which is then parsed already built.
     pub fn parse_with_matches() -> Result<(Cli, clap::ArgMatches), clap::Error> {
-        let matches = match parsing_command().try_get_matches() {
+        let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
+        let (args, built) = runc_spellings(std::env::args_os().collect(), &root);
+        let matches = match parsing_command_with(root, built).try_get_matches_from(&args) {
             Ok(matches) => matches,
             // Help and usage errors list the subcommands with their
             // summaries, which only the full definition has: parse again
             // with it (a rare path, so its cost does not matter).
-            Err(_) => <Cli as clap::CommandFactory>::command().try_get_matches()?,
+            Err(_) => <Cli as clap::CommandFactory>::command().try_get_matches_from(&args)?,
         };
         let cli = Cli::from_arg_matches(&matches)?;
         Ok((cli, matches))
     }
 }
 
+/// `args` with runc's spellings rewritten (`root` has the global flags),
+/// and the subcommand it names, built (its flags were needed for that).
+fn runc_spellings(
+    args: Vec<std::ffi::OsString>,
+    root: &clap::Command,
+) -> (Vec<std::ffi::OsString>, Option<(usize, clap::Command)>) {
+    use crate::long_flags::{rewrite, FlagSet};
+    let mut globals = FlagSet::default();
+    globals.add(root);
+    let mut built = None;
+    let rewritten = rewrite(args, &globals, |word| {
+        let index = crate::commands::SUBCOMMANDS
+            .iter()
+            .position(|s| s.name == word || s.aliases.contains(&word))?;
+        let cmd = (crate::commands::SUBCOMMANDS[index].build)(clap::Command::new(
+            crate::commands::SUBCOMMANDS[index].name,
+        ));
+        let mut flags = FlagSet::default();
+        flags.add(&cmd);
+        built = Some((index, cmd));
+        Some(flags)
+    });
+    (rewritten.args, built)
+}
+
 /// The command line with deferred subcommands (see [`Cli::parse_with_matches`]).
+#[cfg(test)]
 pub fn parsing_command() -> clap::Command {
+    parsing_command_with(GlobalOpts::augment_args(clap::Command::new("ocictl")), None)
+}
+
+/// The same from `root` (the global flags only), with subcommand number
+/// `built.0` given already built.
+fn parsing_command_with(
+    root: clap::Command,
+    mut built: Option<(usize, clap::Command)>,
+) -> clap::Command {
     let full_root_settings = |cmd: clap::Command| {
         cmd.version(env!("CARGO_PKG_VERSION"))
             .max_term_width(100)
@@ -64,11 +105,17 @@ pub fn parsing_command() -> clap::Command {
             .long_about(ROOT_LONG_ABOUT)
             .after_help(ROOT_AFTER_HELP)
     };
-    let mut root = full_root_settings(GlobalOpts::augment_args(clap::Command::new("ocictl")));
-    for sub in crate::commands::SUBCOMMANDS {
-        let mut cmd = clap::Command::new(sub.name).defer(sub.build);
+    let mut root = full_root_settings(root);
+    for (index, sub) in crate::commands::SUBCOMMANDS.iter().enumerate() {
+        let mut cmd = match built.take_if(|(i, _)| *i == index) {
+            Some((_, cmd)) => cmd,
+            None => clap::Command::new(sub.name).defer(sub.build),
+        };
         for alias in sub.aliases {
-            cmd = cmd.visible_alias(*alias);
+            // A subcommand built already may name it itself.
+            if !cmd.get_all_aliases().any(|a| a == *alias) {
+                cmd = cmd.visible_alias(*alias);
+            }
         }
         root = root.subcommand(cmd.hide(sub.hidden));
     }

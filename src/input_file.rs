@@ -5,8 +5,11 @@
 //! A FIFO or a device named by mistake (or by another user who controls the
 //! path) must be a prompt, clear error, not a hang or gigabytes of memory:
 //! the file is opened with `O_NONBLOCK` (opening a FIFO with no writer then
-//! returns at once), must be a regular file, and is read up to
-//! [`MAX_INPUT_BYTES`]. Parsing is someone else's job: this returns bytes.
+//! returns at once), must be a regular file or a pipe, and is read up to
+//! [`MAX_INPUT_BYTES`]. A pipe is what `exec -p <(…)` gives, and runc reads
+//! it: it is read too, but only for [`PIPE_DEADLINE`], and a pipe with no
+//! writer or nothing to say is an error naming it. Parsing is someone
+//! else's job: this returns bytes.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -17,6 +20,9 @@ use std::path::{Path, PathBuf};
 /// document is a few KiB; a config.json with a huge seccomp profile stays
 /// well below.
 pub const MAX_INPUT_BYTES: u64 = 4 << 20;
+
+/// How long a pipe given as an input file may take to be read to its end.
+pub const PIPE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why an input file could not be read. Every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +40,11 @@ pub enum InputError {
         MAX_INPUT_BYTES >> 20
     )]
     TooLarge { path: PathBuf },
+    #[error(
+        "{} is a pipe that {why}: give a file, or a pipe whose writer finishes",
+        path.display()
+    )]
+    Pipe { path: PathBuf, why: &'static str },
 }
 
 impl InputError {
@@ -57,12 +68,13 @@ pub fn read_input_file(path: &Path) -> Result<Vec<u8>, InputError> {
         .map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     let ft = meta.file_type();
+    if ft.is_fifo() {
+        return read_pipe(file, path);
+    }
     let kind = if ft.is_file() {
         None
     } else if ft.is_dir() {
         Some("a directory")
-    } else if ft.is_fifo() {
-        Some("a FIFO (named pipe)")
     } else if ft.is_char_device() {
         Some("a character device")
     } else if ft.is_block_device() {
@@ -85,6 +97,52 @@ pub fn read_input_file(path: &Path) -> Result<Vec<u8>, InputError> {
     }
     // The size may change while it is read (a file still being written).
     read_capped(file, path)
+}
+
+/// A pipe to its end, at most [`MAX_INPUT_BYTES`] and [`PIPE_DEADLINE`].
+fn read_pipe(mut file: File, path: &Path) -> Result<Vec<u8>, InputError> {
+    use nix::poll::{poll, PollFd, PollFlags};
+    use std::os::fd::AsFd;
+    let pipe_err = |why| InputError::Pipe {
+        path: path.to_path_buf(),
+        why,
+    };
+    let deadline = std::time::Instant::now() + PIPE_DEADLINE;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&chunk[..n]);
+                if data.len() as u64 > MAX_INPUT_BYTES {
+                    return Err(InputError::TooLarge {
+                        path: path.to_path_buf(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(pipe_err("did not finish within 10 seconds"));
+                }
+                let ms = u16::try_from(left.as_millis().min(u16::MAX as u128)).unwrap_or(u16::MAX);
+                let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, ms);
+            }
+            Err(source) => {
+                return Err(InputError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+    if data.is_empty() {
+        return Err(pipe_err("gave nothing to read (no writer?)"));
+    }
+    Ok(data)
 }
 
 /// All of standard input (a pipe, a file or a terminal), at most
@@ -139,8 +197,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // No writer: nothing to read, said at once.
         let e = read_input_file(&fifo).unwrap_err().to_string();
-        assert!(e.contains("FIFO") && e.contains("fifo"), "{e}");
+        assert!(e.contains("pipe") && e.contains("fifo"), "{e}");
         let e = read_input_file(Path::new("/dev/zero"))
             .unwrap_err()
             .to_string();

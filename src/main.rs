@@ -5,6 +5,7 @@ mod assets;
 mod cli;
 mod commands;
 mod completion;
+mod long_flags;
 mod output;
 mod report;
 

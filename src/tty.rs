@@ -242,6 +242,23 @@ fn open_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Turn off the pty's NL -> CRNL output mapping (ONLCR), as runc does on
+/// the pty it relays in the foreground: the process's lines then reach
+/// ocictl's stdout ending in `\n`, exactly as through runc.
+pub fn clear_onlcr(master: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: termios is plain data; tcgetattr fills it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(master.as_raw_fd(), &mut t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    t.c_oflag &= !libc::ONLCR;
+    // SAFETY: as above, a termios tcgetattr filled.
+    if unsafe { libc::tcsetattr(master.as_raw_fd(), libc::TCSANOW, &t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Where the pty's output goes.
 pub enum Sink<'a> {
     /// Written to this fd (stdout, a log file).

@@ -287,17 +287,16 @@ fn broken_process_file_never_reaches_the_runtime() {
     assert!(err.contains("user.uid"), "{err}");
     assert!(!fake.ran(), "the runtime must not run");
 
+    // An unknown field is ignored, as runc's Go decoder ignores it
+    // (tests/dropin.rs has the rest of runc's looseness).
     std::fs::write(
         &bad,
         "{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\n\"termnal\":true}",
     )
     .unwrap();
-    let (_, err) = run(fake.cmd().args(["exec", "-p"]).arg(&bad).arg("c1"));
-    assert!(
-        err.contains("unknown field `termnal`") && err.contains("line 2"),
-        "{err}"
-    );
-    assert!(!fake.ran());
+    let (code, err) = run(fake.cmd().args(["exec", "-p"]).arg(&bad).arg("c1"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(fake.ran());
 }
 
 #[test]
@@ -405,7 +404,7 @@ fn update_resources_from_stdin_and_file() {
     );
 
     let file = fake.path("r.json");
-    std::fs::write(&file, "{\n \"memory\": {\n  \"limt\": 5\n }\n}\n").unwrap();
+    std::fs::write(&file, "{\n \"memory\": {\n  \"limit\": \"5\"\n }\n}\n").unwrap();
     std::fs::remove_file(fake.path("argv")).unwrap();
     let (code, err) = run(fake
         .cmd()
@@ -414,9 +413,7 @@ fn update_resources_from_stdin_and_file() {
         .arg("c1"));
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains("r.json")
-            && err.contains("unknown field `memory.limt`")
-            && err.contains("line 3"),
+        err.contains("r.json") && err.contains("memory.limit") && err.contains("line 3"),
         "{err}"
     );
     assert!(!fake.ran());

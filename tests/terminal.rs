@@ -212,8 +212,9 @@ fn piped_stdin_carries_data_and_eof() {
         "stdout: {stdout} stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Each line once (the pty's echo is off for piped input), then the end.
-    assert_eq!(stdout, "line one\r\nline two\r\ncat-done\r\n");
+    // Each line once (the pty's echo is off for piped input), then the
+    // end; lines end in `\n`, as through runc (ONLCR is off).
+    assert_eq!(stdout, "line one\nline two\ncat-done\n");
     assert_empty(tmp.path());
 }
 

@@ -156,13 +156,19 @@ impl Exec {
 
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot exec in container {}", self.id);
-        let opts = self.opts()?;
+        let mut opts = self.opts()?;
         runtime::check_preserved_fds(opts.preserve_fds).with_context(fail)?;
         let mut wants_terminal = opts.wants_terminal();
         if let ExecProcess::File(path) = &opts.process {
             // Checked here so a broken file never reaches the runtime.
-            let process = runtime::load_process_file(path).with_context(fail)?;
-            wants_terminal |= process.terminal().unwrap_or(false);
+            let (process, text) = runtime::read_process_file(path).with_context(fail)?;
+            // runc takes the terminal from the file and ignores -t then.
+            wants_terminal = process.terminal().unwrap_or(false);
+            // A pipe (`-p <(…)`) is empty once read: the runtime gets the
+            // text read, in a private file.
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                opts.process = ExecProcess::Text(text);
+            }
         }
         if wants_terminal {
             return terminal_session(ctx, &self.id, &opts).with_context(fail);

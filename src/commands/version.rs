@@ -9,11 +9,29 @@ use crate::output::{self, Format};
 
 /// Show ocictl's version and the runtime's (name, version, commit, spec).
 #[derive(Debug, Args)]
-pub struct Version {}
+pub struct Version {
+    /// As `runc -v` (what `ocictl -v` and `--version` become): the
+    /// runtime's own lines as it prints them, then one line for ocictl.
+    #[arg(long, hide = true)]
+    runtime_lines: bool,
+}
 
 impl Version {
     pub fn run(self, ctx: &Context) -> Outcome {
         let ours = env!("CARGO_PKG_VERSION");
+        if self.runtime_lines {
+            let text = ctx
+                .runc
+                .version_text()
+                .context("cannot read the runtime's version")?;
+            let mut text = text;
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!("ocictl version {ours}\n"));
+            output::print_text(&text)?;
+            return Ok(0);
+        }
         let runtime = ctx
             .runc
             .version()

@@ -120,7 +120,7 @@ fn run_bounded(
         child: super::process::spawn(cmd, &argv, path)?,
         argv,
     };
-    super::process::capture(launched, None, timeout, false).map_err(|e| match e {
+    super::process::capture(launched, None, timeout, false, false).map_err(|e| match e {
         Error::RuntimeNotFound { .. }
         | Error::RuntimeNotExecutable { .. }
         | Error::Spawn { .. } => {

@@ -26,6 +26,10 @@ pub enum ExecProcess {
     File(PathBuf),
     /// A full process spec, written to a private temporary file.
     Spec(Box<Process>),
+    /// A process.json's text, read already (from a pipe such as
+    /// `-p <(…)`, which the runtime could not read a second time): written
+    /// as it is to a private temporary file.
+    Text(String),
 }
 
 impl Default for ExecProcess {
@@ -99,14 +103,13 @@ impl ExecOpts {
             .flag("ignore-paused", self.ignore_paused);
     }
 
-    /// Whether the process will want a terminal (`-t`, or `terminal: true`
-    /// in its spec).
+    /// Whether the process will want a terminal: `-t`, or with a spec,
+    /// its `terminal` (runc ignores `-t` when given a process spec).
     pub fn wants_terminal(&self) -> bool {
-        self.tty
-            || match &self.process {
-                ExecProcess::Spec(p) => p.terminal().unwrap_or(false),
-                _ => false,
-            }
+        match &self.process {
+            ExecProcess::Spec(p) => p.terminal().unwrap_or(false),
+            _ => self.tty,
+        }
     }
 }
 
@@ -121,17 +124,26 @@ enum ProcessFlags {
     None,
 }
 
-/// Read and check a process.json: an oci-spec `Process` with no unknown
-/// fields and a non-empty `args`; errors name the file, line and field.
+/// Read and check a process.json: an oci-spec `Process`, read as runc
+/// reads it (see [`super::validate`]), with a non-empty `args`; errors
+/// name the file, line and field.
 pub fn load_process_file(path: &Path) -> Result<Process> {
+    read_process_file(path).map(|(process, _)| process)
+}
+
+/// [`load_process_file`], with the text as read (bounded: a FIFO or
+/// /dev/zero is a prompt error).
+pub fn read_process_file(path: &Path) -> Result<(Process, String)> {
     let text = crate::input_file::read_input_text(path)
         .map_err(|e| Error::Invalid(format!("cannot use the process file: {e}")))?;
-    parse_process(&text, &path.display().to_string())
+    let process = parse_process(&text, &path.display().to_string())?;
+    Ok((process, text))
 }
 
 /// Check a process spec's text; `source` names it in errors.
 pub fn parse_process(text: &str, source: &str) -> Result<Process> {
-    let process: Process = super::validate::parse_strict(text, source, "an OCI process spec")?;
+    let process: Process =
+        super::validate::decode_document(text, source, "an OCI process spec")?.warn_ignored(source);
     if process.args().as_ref().is_none_or(Vec::is_empty) {
         return Err(Error::Invalid(format!(
             "{source} is not an OCI process spec: field `args` must name the program to run"
@@ -205,6 +217,12 @@ impl Runtime {
             }
             ExecProcess::Spec(process) => {
                 let file = SpecFile::write(process)?;
+                opts.push_flags(&mut args, ProcessFlags::AllButEnv);
+                args.path("process", Some(&file.path)).arg(id);
+                spec_file = Some(file);
+            }
+            ExecProcess::Text(text) => {
+                let file = SpecFile::with(text.as_bytes())?;
                 opts.push_flags(&mut args, ProcessFlags::AllButEnv);
                 args.path("process", Some(&file.path)).arg(id);
                 spec_file = Some(file);

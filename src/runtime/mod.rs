@@ -42,9 +42,10 @@ pub use opts::{check_preserved_fds, CreateOpts, DeleteOpts, KillOpts, RunOpts};
 pub use pidfile::{parse_pid, read_pid_file};
 pub use terminal::TerminalOpts;
 pub use types::{parse_pids, Container, Status, Version};
+pub use validate::{decode_document, Decoded};
 
 pub use events::{Event, EventReader, EventStream, StreamEnd};
-pub use exec::{load_process_file, parse_process, ExecOpts, ExecProcess};
+pub use exec::{load_process_file, parse_process, read_process_file, ExecOpts, ExecProcess};
 pub use flavor::{Feature, Flavor};
 pub use stats::{cpu_percent, Stats};
 pub use top::{parse_ps_output, TopResults};
@@ -222,7 +223,8 @@ impl Runtime {
     pub fn capture(&self, args: Args, stdin: Option<&[u8]>) -> Result<process::Captured> {
         let launched = self.launch(args, None, |cmd| process::wire_captured(cmd, stdin))?;
         let argv = launched.argv.clone();
-        let captured = process::capture(launched, stdin, self.timeout, self.setpgid)?;
+        let echo_stderr = self.debug && self.log.is_none();
+        let captured = process::capture(launched, stdin, self.timeout, self.setpgid, echo_stderr)?;
         if !captured.status.success() {
             let stderr = String::from_utf8_lossy(&captured.stderr).into_owned();
             let mut message = self.flavor_hint().error_message(&stderr);
@@ -338,10 +340,18 @@ impl Runtime {
 
     /// `runc --version`, parsed.
     pub fn version(&self) -> Result<Version> {
+        // version_text has checked that it parses.
+        Version::parse(&self.version_text()?).map_err(Error::Invalid)
+    }
+
+    /// `runc --version`'s text exactly as the runtime printed it (checked
+    /// to name a version, as [`Runtime::version`] does).
+    pub fn version_text(&self) -> Result<String> {
         let mut args = Args::default();
         args.arg("--version");
         self.expect_parsed(args, "a version", |out| {
-            Version::parse(&String::from_utf8_lossy(out))
+            let text = String::from_utf8_lossy(out).into_owned();
+            Version::parse(&text).map(|_| text)
         })
     }
 

@@ -62,11 +62,16 @@ pub(crate) fn wire_captured(cmd: &mut Command, stdin: Option<&[u8]>) {
 /// Run to completion with stdout and stderr captured, `stdin` written to the
 /// child's stdin, and the child killed after `timeout` with every process it
 /// started (`own_group`: the runtime leads its own group, `--setpgid`).
+///
+/// With `echo_stderr`, what the runtime writes to stderr is also passed on
+/// to ocictl's stderr as it comes (`--debug` without `--log`: runc's own
+/// debug lines, where runc would have printed them).
 pub(crate) fn capture(
     launched: Launched,
     stdin: Option<&[u8]>,
     timeout: Option<Duration>,
     own_group: bool,
+    echo_stderr: bool,
 ) -> Result<Captured> {
     let Launched { mut child, argv } = launched;
     let argv = &argv;
@@ -78,7 +83,7 @@ pub(crate) fn capture(
                 let _ = pipe.write_all(input);
             });
         }
-        read_both(&mut child, deadline)
+        read_both(&mut child, deadline, echo_stderr)
     });
     match io_result {
         Ok((stdout, stderr)) => {
@@ -184,6 +189,7 @@ enum ReadError {
 fn read_both(
     child: &mut Child,
     deadline: Option<Instant>,
+    echo_stderr: bool,
 ) -> std::result::Result<(BoundedOutput, BoundedOutput), ReadError> {
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -225,26 +231,34 @@ fn read_both(
             read_some(&mut out, &mut out_buf, &mut chunk)?;
         }
         if err_ready {
-            read_some(&mut err, &mut err_buf, &mut chunk)?;
+            let n = read_some(&mut err, &mut err_buf, &mut chunk)?;
+            if echo_stderr {
+                // Best effort: a closed stderr must not fail the call.
+                let _ = std::io::stderr().write_all(&chunk[..n]);
+            }
         }
     }
     Ok((out_buf, err_buf))
 }
 
+/// One read into `buf`; how many bytes it gave (0 at EOF).
 fn read_some<R: Read>(
     pipe: &mut Option<R>,
     buf: &mut BoundedOutput,
     chunk: &mut [u8],
-) -> std::result::Result<(), ReadError> {
+) -> std::result::Result<usize, ReadError> {
     if let Some(p) = pipe {
         match p.read(chunk) {
             Ok(0) => *pipe = None,
-            Ok(n) => buf.push(&chunk[..n]),
+            Ok(n) => {
+                buf.push(&chunk[..n]);
+                return Ok(n);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ReadError::Io(e)),
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Signals a foreground runtime should get when ocictl gets them: runc's own
@@ -297,17 +311,10 @@ impl SignalProxy {
         let Launched { mut child, argv } = launched;
         let mut signals = self.signals;
         let handle = signals.handle();
-        let stderr_pass = match (child.stderr.take(), stderr_log) {
-            (Some(pipe), Some(log)) => {
-                let (done, passed) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    pass_stderr(pipe, &log);
-                    let _ = done.send(());
-                });
-                Some(passed)
-            }
-            _ => None,
-        };
+        let stderr_pass = child
+            .stderr
+            .take()
+            .map(|pipe| StderrPass::start(pipe, stderr_log));
         let pid = Pid::from_raw(child.id() as i32);
         let _terminal = own_group.then(|| Foreground::hand_to(pid)).flatten();
         // Set once the child has exited and before it is reaped, so its pid
@@ -338,10 +345,7 @@ impl SignalProxy {
         handle.close();
         let _ = forwarder.join();
         if let Some(passed) = stderr_pass {
-            // The pipe ends with the runtime, unless something it started
-            // kept it open: then what remains is passed on by the thread
-            // while ocictl finishes, not waited for.
-            let _ = passed.recv_timeout(STDERR_AFTER_EXIT);
+            passed.finish();
         }
         status.map_err(|e| Error::io(format!("waiting for `{}`", argv.short()), e))
     }
@@ -389,12 +393,36 @@ impl Drop for Foreground {
 /// How long the runtime's stderr may stay open after it exited.
 const STDERR_AFTER_EXIT: Duration = Duration::from_secs(2);
 
+/// The runtime's stderr passed on to ocictl's by a thread (see
+/// [`pass_stderr`]; without a log, everything is passed on).
+pub(crate) struct StderrPass {
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl StderrPass {
+    pub fn start(pipe: std::process::ChildStderr, log: Option<std::fs::File>) -> StderrPass {
+        let (tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            pass_stderr(pipe, log.as_ref());
+            let _ = tx.send(());
+        });
+        StderrPass { done }
+    }
+
+    /// Once the runtime has exited: the pipe ends with it, unless something
+    /// it started kept it open; then what remains is passed on by the
+    /// thread while ocictl finishes, not waited for.
+    pub fn finish(self) {
+        let _ = self.done.recv_timeout(STDERR_AFTER_EXIT);
+    }
+}
+
 /// Copy the runtime's stderr to ocictl's as it comes, except the line runc
 /// prints there when it fails: the message of an error record it has just
 /// written to its log (runc logs the error, then prints the same text to
 /// stderr, then exits; so the record is there when the line arrives). ocictl
 /// reports that error itself, once.
-fn pass_stderr(mut pipe: std::process::ChildStderr, log: &std::fs::File) {
+fn pass_stderr(mut pipe: std::process::ChildStderr, log: Option<&std::fs::File>) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut out = std::io::stderr();
     loop {
@@ -404,7 +432,10 @@ fn pass_stderr(mut pipe: std::process::ChildStderr, log: &std::fs::File) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return,
         };
-        let chunk = strip_logged_error(&buf[..n], log);
+        let chunk = match log {
+            Some(log) => strip_logged_error(&buf[..n], log),
+            None => &buf[..n],
+        };
         // A closed stderr: keep reading, so the runtime never blocks on it.
         let _ = out.write_all(chunk).and_then(|()| out.flush());
     }

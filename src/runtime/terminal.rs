@@ -106,28 +106,37 @@ impl Runtime {
             full.arg(w);
         }
 
+        // `--debug` with no log of the user's: runc's own log lines go to
+        // stderr as runc prints them (its default), not to a private log.
+        let debug_to_stderr = self.debug && self.log.is_none();
         let mut private_log = match self.log {
-            None => Some(process::PrivateLog::new()?),
-            Some(_) => None,
+            None if !debug_to_stderr => Some(process::PrivateLog::new()?),
+            _ => None,
         };
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let mut stderr = process::private_anonymous_file()
-            .map_err(|e| Error::io("creating a private stderr file", e))?;
-        let stderr_for_child = stderr
-            .try_clone()
-            .map_err(|e| Error::io("creating a private stderr file", e))?;
-
         let _subreaper = Subreaper::enable()?;
         signals.clear(&[libc::SIGCHLD]);
-        // runc's messages go to a file, never into the terminal; its own
-        // process group keeps a Ctrl-C typed during start-up from killing
-        // it behind ocictl's back (ocictl passes signals on itself).
-        let process::Launched { child, argv } = self.launch(full, log_path.as_deref(), |cmd| {
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr_for_child)
-                .process_group(0);
-        })?;
+        // runc's stderr is ocictl's, as in a foreground `runc run -t`: with
+        // --debug its debug lines reach the caller as runc prints them; its
+        // own error line is held back when ocictl reports that error itself
+        // (from the private log), so the cause is said once. Its own process
+        // group keeps a Ctrl-C typed during start-up from killing it behind
+        // ocictl's back (ocictl passes signals on itself).
+        let filter = private_log
+            .as_ref()
+            .map(process::PrivateLog::reader)
+            .transpose()?;
+        let process::Launched { mut child, argv } =
+            self.launch(full, log_path.as_deref(), |cmd| {
+                cmd.stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .process_group(0);
+            })?;
+        let stderr_pass = child
+            .stderr
+            .take()
+            .map(|pipe| process::StderrPass::start(pipe, filter));
         let mut session = Session {
             runc: Pid::from_raw(child.id() as i32),
             runc_status: None,
@@ -145,6 +154,9 @@ impl Runtime {
             session.abandon(signals);
         }
         drop(socket);
+        if let Some(passed) = stderr_pass {
+            passed.finish();
+        }
         let runtime_failed = session.runc_status.filter(|s| !s.success());
         if let Some(status) = runtime_failed {
             return Err(process::detached_failure(
@@ -152,7 +164,7 @@ impl Runtime {
                 argv,
                 status,
                 private_log.as_mut(),
-                Some(&mut stderr),
+                None,
             ));
         }
         outcome
@@ -187,6 +199,8 @@ impl Runtime {
             }
         };
         tracing::debug!(pty = %console.name, "received the pty master");
+        tty::clear_onlcr(console.master.as_fd())
+            .map_err(|e| Error::io("cannot clear ONLCR on the pty", e))?;
 
         // SAFETY: the standard fds stay open for the life of the process.
         let stdin = unsafe { BorrowedFd::borrow_raw(0) };
@@ -278,6 +292,10 @@ struct Session {
     held: Vec<NixSignal>,
     held_since: Option<std::time::Instant>,
 }
+
+/// How long a runtime that is still starting gets to exit on its own when
+/// ocictl gives up on its terminal (see [`Session::abandon`]).
+const RUNTIME_EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// How long signals wait for the process's pid before the runtime (which
 /// may be stuck starting it) gets them instead.
@@ -378,6 +396,20 @@ impl Session {
     /// After a failure of ocictl's own: nobody could reach the process any
     /// more, so kill it (and a runtime still starting) and reap them.
     fn abandon(&mut self, signals: &SignalPipe) {
+        // A runtime still starting may be failing (it connects to the
+        // console socket before the container's init runs, and closes the
+        // connection when init fails): let it exit and log its own error
+        // rather than kill it mid-sentence.
+        let deadline = std::time::Instant::now() + RUNTIME_EXIT_GRACE;
+        while self.process.is_none()
+            && self.runc_status.is_none()
+            && std::time::Instant::now() < deadline
+        {
+            if self.update(signals).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for _ in 0..50 {
             let _ = self.update(signals);
             let target = match (self.process, self.status, self.runc_status) {

@@ -88,9 +88,13 @@ impl ResourceFlags {
 }
 
 /// Read and check a resources document (runc's `--resources` format, an
-/// OCI `LinuxResources`); errors name `source`, the line and the field.
+/// OCI `LinuxResources`), as runc reads it (see [`super::validate`]);
+/// errors name `source`, the line and the field.
 pub fn parse_resources(text: &str, source: &str) -> Result<LinuxResources> {
-    super::validate::parse_strict(text, source, "an OCI LinuxResources document")
+    Ok(
+        super::validate::decode_document(text, source, "an OCI LinuxResources document")?
+            .warn_ignored(source),
+    )
 }
 
 /// `runc update`'s options.
