@@ -31,6 +31,19 @@ fn runc_flags(sub: Option<&str>) -> BTreeSet<String> {
 /// Run `ocictl GLOBALS… WORDS…` on the fake runtime; return the argv of the
 /// runtime call whose subcommand is `sub`, split into (globals, sub's own).
 fn call(fake: &Path, globals: &[&str], words: &[&str], sub: &str) -> (Vec<String>, Vec<String>) {
+    // runc's state of a running container whose bundle is the test's own
+    // (exec -e reads the container's process from it).
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("runc-1.1.5/state-running.json")).unwrap())
+            .unwrap();
+    state["bundle"] = fake
+        .parent()
+        .unwrap()
+        .join("bundle")
+        .to_string_lossy()
+        .into();
+    let state_path = fake.join("state.json");
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
     let script = format!(
         "case \" $* \" in\n\
          *' state '*) cat '{state}' ;;\n\
@@ -39,7 +52,7 @@ fn call(fake: &Path, globals: &[&str], words: &[&str], sub: &str) -> (Vec<String
          *' events '*) cat '{stats}' ;;\n\
          esac\n\
          printf '%s\\0' \"$@\" >> \"$FAKE_RUNTIME_DIR/all\"; printf '\\n' >> \"$FAKE_RUNTIME_DIR/all\"\n",
-        state = fixture("runc-1.1.5/state-running.json").display(),
+        state = state_path.display(),
         stats = fixture("runc-1.1.5/events-stats.json").display(),
     );
     std::fs::write(fake.join("script"), script).unwrap();
