@@ -219,22 +219,10 @@ impl Bundle {
         Ok(TerminalBundle { dir })
     }
 
-    /// The same copy at `dir` (created 0700), kept for as long as the
-    /// container lives: the runtime records the bundle path in its state.
-    pub fn with_terminal_at(&self, dir: &Path) -> Result<(), BundleError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| BundleError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        self.write_terminal_copy(dir)
-    }
-
-    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
+    /// The copy's config.json: this bundle's, with `process.terminal` set
+    /// and the paths runc resolves against the bundle made absolute. The
+    /// caller writes it (0600: it holds the container's environment).
+    pub fn terminal_config_json(&self) -> Result<Vec<u8>, BundleError> {
         let config = self.dir.join("config.json");
         let read_err = |source| BundleError::Read {
             path: config.clone(),
@@ -249,12 +237,24 @@ impl Bundle {
             })?;
         let base = std::path::absolute(&self.dir).map_err(read_err)?;
         terminal_config(&mut value, &base);
-        let copy = dir.join("config.json");
-        let json = serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
-            path: copy.clone(),
+        serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
+            path: config.clone(),
             source: std::io::Error::other(e),
-        })?;
-        std::fs::write(&copy, json).map_err(|source| BundleError::Write { path: copy, source })
+        })
+    }
+
+    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let json = self.terminal_config_json()?;
+        let copy = dir.join("config.json");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy)
+            .and_then(|mut f| f.write_all(&json))
+            .map_err(|source| BundleError::Write { path: copy, source })
     }
 }
 

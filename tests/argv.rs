@@ -108,6 +108,37 @@ impl Fake {
         .unwrap();
     }
 
+    /// Like [`Fake::argv_of`], with fds 3 … 3+n-1 open for
+    /// `--preserve-fds n` (ocictl refuses to pass fds that are not open).
+    fn argv_with_fds(&self, n: i32, args: &[String]) -> Vec<String> {
+        use std::os::unix::process::CommandExt;
+        let _ = std::fs::remove_file(self.dir.path().join("argv"));
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ocictl"));
+        for var in ["OCICTL_RUNTIME", "OCICTL_ROOT", "OCICTL_FORMAT", "RUST_LOG"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("FAKE_RUNTIME_DIR", self.dir.path())
+            .current_dir(self.cwd.path())
+            .arg("--runtime")
+            .arg(Self::runtime())
+            .args(args);
+        // SAFETY: open and dup2 only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                for fd in 3..3 + n {
+                    if fd != null && libc::dup2(null, fd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        self.argv()
+    }
+
     /// Run ocictl with `args`, assert success, return the runtime's argv.
     fn argv_of<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Vec<String> {
         let _ = std::fs::remove_file(self.dir.path().join("argv"));
@@ -208,10 +239,13 @@ fn log_format_text_and_absolute_root_pass_unchanged() {
 fn create_passes_every_flag_absolutized_and_never_detach() {
     let fake = Fake::new();
     fake.bundle("b");
-    let argv = fake.argv_of(&words(
-        "--log l.log create -b b --console-socket tty.sock --pid-file x.pid --no-pivot \
-         --no-new-keyring --preserve-fds 2 web-1",
-    ));
+    let argv = fake.argv_with_fds(
+        2,
+        &words(
+            "--log l.log create -b b --console-socket tty.sock --pid-file x.pid --no-pivot \
+             --no-new-keyring --preserve-fds 2 web-1",
+        ),
+    );
     assert_eq!(
         argv,
         words(&format!(
@@ -249,10 +283,13 @@ fn create_defaults_to_the_current_directory_as_bundle() {
 fn run_passes_every_flag() {
     let fake = Fake::new();
     fake.bundle("b");
-    let argv = fake.argv_of(&words(
-        "--debug run --bundle b --console-socket /tmp/tty.sock --pid-file x.pid --no-pivot \
-         --no-new-keyring --preserve-fds 1 -d --keep --no-subreaper r1",
-    ));
+    let argv = fake.argv_with_fds(
+        1,
+        &words(
+            "--debug run --bundle b --console-socket /tmp/tty.sock --pid-file x.pid --no-pivot \
+             --no-new-keyring --preserve-fds 1 -d --keep --no-subreaper r1",
+        ),
+    );
     assert_eq!(
         argv,
         words(&format!(
@@ -368,8 +405,10 @@ echo $! >"$pf"
         ])
     );
     assert_eq!(argv[6], "--pid-file");
-    let state_base = format!("{root_s}.ocictl/.r1.");
-    assert!(argv[7].starts_with(&state_base), "{argv:?}");
+    // In the container's private state directory, beside the root.
+    let real_root = std::fs::canonicalize(fake.cwd.path()).unwrap().join("root");
+    let pid_file = format!("{}.ocictl/r1/pid", real_root.display());
+    assert_eq!(argv[7], pid_file, "{argv:?}");
     // The monitor reaped the "init" and recorded its status.
     let out = fake
         .cmd()

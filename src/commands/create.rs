@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::bundle::Bundle;
 use ocictl::runtime::{ContainerId, CreateOpts};
-use ocictl::shim::server::{MonitorOpts, Monitored};
+use ocictl::shim::client::{MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
 
@@ -106,6 +106,24 @@ pub struct MonitorArgs {
     /// log the pty's output there instead of in ocictl's state directory.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub log_output: Option<PathBuf>,
+
+    /// A terminal container's console.log (in ocictl's state directory) is
+    /// rotated at this size, keeping one previous file: at most twice this
+    /// is kept (e.g. 4M, 16M; at least 4K).
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_log_size)]
+    pub log_max_size: u64,
+}
+
+fn parse_log_size(s: &str) -> Result<u64, String> {
+    let n = ocictl::size::parse_size(s).map_err(|e| e.to_string())?;
+    let min = ocictl::shim::console_log::MIN_MAX_SIZE;
+    match u64::try_from(n) {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "{s:?} is too small for a log: give at least {}K",
+            min >> 10
+        )),
+    }
 }
 
 impl MonitorArgs {
@@ -127,8 +145,9 @@ impl MonitorArgs {
         Ok(Some(MonitorOpts {
             terminal,
             log_output: self.log_output.clone(),
+            log_max_size: Some(self.log_max_size),
             winsize: winsize.filter(|_| terminal),
-            program: None,
+            ..MonitorOpts::default()
         }))
     }
 }

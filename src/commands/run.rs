@@ -85,16 +85,25 @@ impl Run {
         };
         // -t on a bundle without a terminal: a copy that has one. The
         // runtime records its path, so a container that outlives this
-        // command gets one that lives as long (removed by `delete`).
+        // command gets one in its private state directory (removed by
+        // `delete`); the user's bundle is what `state` and `list` show.
         let mut copy = None;
         let mut kept = None;
+        let mut monitor = monitor;
         if self.tty && !bundle.wants_terminal() {
-            if self.detach || self.keep {
-                let path =
-                    ocictl::shim::state::StateDir::of(&ctx.runc, &self.id).bundle_copy_path();
-                bundle.with_terminal_at(&path).with_context(fail)?;
-                opts.create.bundle = Some(path.clone());
-                kept = Some(path);
+            if let Some(m) = monitor.as_mut() {
+                m.terminal_copy_of = Some(self.bundle.bundle.clone());
+            } else if self.detach || self.keep {
+                let mut claim =
+                    ocictl::shim::client::Claim::new(&ctx.runc, &self.id).with_context(fail)?;
+                match claim.write_terminal_copy(&self.bundle.bundle) {
+                    Ok(path) => opts.create.bundle = Some(path),
+                    Err(e) => {
+                        claim.remove();
+                        return Err(anyhow::Error::new(e).context(fail()));
+                    }
+                }
+                kept = Some(claim);
             } else {
                 let private = bundle.with_terminal().with_context(fail)?;
                 opts.create.bundle = Some(private.path().to_path_buf());
@@ -102,12 +111,10 @@ impl Run {
             }
         }
         if let Some(monitor) = &monitor {
-            let started = ctx.runc.run_monitored(&self.id, &opts, monitor);
-            if started.is_err() {
-                remove_kept_copy(kept.as_deref());
-            }
-            let started = started.with_context(fail)?;
-            drop(copy);
+            let started = ctx
+                .runc
+                .run_monitored(&self.id, &opts, monitor)
+                .with_context(fail)?;
             return report_monitored(
                 ctx,
                 "run",
@@ -121,8 +128,11 @@ impl Run {
         } else {
             ctx.runc.run(&self.id, &opts)
         };
-        if status.is_err() {
-            remove_kept_copy(kept.as_deref());
+        // A kept copy is the container's only while the container exists.
+        match (kept, status.is_ok()) {
+            (Some(claim), true) => claim.keep(),
+            (Some(claim), false) => claim.remove(),
+            (None, _) => {}
         }
         let status = status.with_context(fail)?;
         drop(copy);
@@ -140,13 +150,5 @@ impl Run {
             report_action(ctx, "run", &self.id, super::termination_json(status))?;
         }
         Ok(status.shell_code())
-    }
-}
-
-/// A kept terminal copy of the bundle is the container's only while the
-/// container exists: when the runtime failed to make one, remove it.
-fn remove_kept_copy(kept: Option<&std::path::Path>) {
-    if let Some(path) = kept {
-        let _ = std::fs::remove_dir_all(path);
     }
 }
