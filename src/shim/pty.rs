@@ -28,7 +28,8 @@ use crate::tty::{self, SignalPipe};
 pub const RING_SIZE: usize = 1 << 20;
 /// How long a new client has to send its request.
 pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
-/// Clients handshaking at once; more are turned away.
+/// Clients handshaking at once; a newer one evicts the oldest, so silent
+/// connections can never lock a real client out.
 const MAX_PENDING: usize = 16;
 
 /// The last [`RING_SIZE`] bytes of output; grows only as output comes.
@@ -165,26 +166,11 @@ impl Terminal {
                 }
                 signals.clear(&[libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]);
             }
-            if !listen.is_empty() {
-                while let Ok((stream, _)) = self.listener.accept() {
-                    if pending.len() >= MAX_PENDING || stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    pending.push(Pending {
-                        stream,
-                        request: Vec::new(),
-                        deadline: Instant::now() + HANDSHAKE_DEADLINE,
-                    });
-                }
-            }
             // Handshakes: read what came, serve complete requests, drop
             // the late and the broken.
             let now = Instant::now();
-            let mut i = 0;
-            let mut ready = pending_ready.into_iter();
-            while i < pending.len() {
-                let readable = ready.next().unwrap_or(false);
-                let p = &mut pending[i];
+            let waiting = std::mem::take(&mut pending);
+            for (mut p, readable) in waiting.into_iter().zip(pending_ready) {
                 let mut done = p.deadline <= now;
                 if readable {
                     let mut chunk = [0u8; 8];
@@ -197,14 +183,28 @@ impl Terminal {
                 }
                 match attach::parse_request(&p.request) {
                     Ok(Some(request)) => {
-                        let p = pending.swap_remove(i);
-                        self.serve(p.stream, request, &mut client, &ring, log_failed);
+                        self.serve(p.stream, request, &mut client, &ring, log_failed)
+                    }
+                    Ok(None) if !done => pending.push(p),
+                    // Late, gone, or not a request: dropped.
+                    _ => {}
+                }
+            }
+            // New connections after the handshakes above (whose readiness
+            // was polled for the list as it was).
+            if !listen.is_empty() {
+                while let Ok((stream, _)) = self.listener.accept() {
+                    if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
-                    Ok(None) if !done => i += 1,
-                    _ => {
-                        pending.swap_remove(i);
+                    if pending.len() >= MAX_PENDING {
+                        pending.remove(0);
                     }
+                    pending.push(Pending {
+                        stream,
+                        request: Vec::new(),
+                        deadline: Instant::now() + HANDSHAKE_DEADLINE,
+                    });
                 }
             }
             if master_ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {

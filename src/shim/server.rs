@@ -258,6 +258,12 @@ impl Shim {
                 .map_err(|e| failed(Error::io("the log file", e)))?;
             cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         }
+        // Its own process group, so an abort ends the runtime and all it
+        // started (hooks included), not the runtime alone.
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
         self.signals.clear(&[libc::SIGCHLD]);
         let created_after = Utc::now();
         let child = process::spawn(cmd, &argv, &runtime.binary).map_err(failed)?;
@@ -358,8 +364,9 @@ impl Shim {
     /// delete whatever it created, as if it had never run.
     fn abort(&self, pid: Pid, status: Option<Termination>) -> NotUp {
         tracing::debug!("the caller aborted the start");
+        // The whole group: the runtime, its hooks, a half-made init.
+        let _ = nix::sys::signal::killpg(pid, NixSignal::SIGKILL);
         if status.is_none() {
-            let _ = kill(pid, NixSignal::SIGKILL);
             // SIGKILL is prompt; a runtime stuck in the kernel gets 5 s.
             for _ in 0..500 {
                 if reap::check_one(pid).ok() != Some(None) {
