@@ -144,6 +144,13 @@ fn criu_report(log: &Option<PathBuf>, excerpt: &[String], aftermath: &Option<Str
     text
 }
 
+fn io_of<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        context: context.into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
     let context = context.into();
     move |source| StoreError::Io { context, source }
@@ -437,6 +444,11 @@ pub fn checkpoint(
     if let Err(source) = runc.checkpoint(id, &opts) {
         return Err(runtime_failure(runc, id, source, &opts, before));
     }
+    // The container is gone: so is what its shim kept (its exit record
+    // would otherwise be shown for the restored one).
+    if !(opts.leave_running || opts.pre_dump) {
+        let _ = crate::shim::state::StateDir::of(runc, id).remove(Duration::from_secs(5));
+    }
     let (image_path, pruned) = match (store, lock, partial) {
         (Some(store), Some(lock), Some(partial)) => {
             let path = partial.commit()?;
@@ -502,6 +514,8 @@ pub struct RestoreRequest {
     pub image_root: Option<PathBuf>,
     /// Whose images to look at under the root (default: the restored ID).
     pub from: Option<ContainerId>,
+    /// A detached restore gets a shim like `run -d` (None: runc alone).
+    pub monitor: Option<crate::shim::client::MonitorOpts>,
 }
 
 /// How a restore went.
@@ -542,10 +556,32 @@ pub fn restore(
     }
     // Only that CRIU is there: its version was checked when the image was made.
     criu::find(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
+    if let (true, Some(monitor)) = (opts.detach, &req.monitor) {
+        return crate::shim::client::restore_detached(runc, id, &opts, monitor, &image_path)
+            .map(|_| Restored {
+                image_path: std::path::absolute(&image_path).unwrap_or(image_path.clone()),
+                status: Termination::Exited(0),
+            })
+            .map_err(|e| restore_failure(e, &opts, &image_path));
+    }
     let bundle_dir = opts.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-    let terminal = crate::bundle::Bundle::load(&bundle_dir)
-        .map(|b| b.wants_terminal())
-        .unwrap_or(false);
+    let bundle = crate::bundle::Bundle::load(&bundle_dir);
+    let mut terminal = bundle.as_ref().map(|b| b.wants_terminal()).unwrap_or(false);
+    // A checkpoint of a `run -t` container restores with the user's
+    // bundle: it gets the terminal copy again (private, removed after).
+    let mut _copy = None;
+    if let (false, Ok(b)) = (terminal, &bundle) {
+        if opts.console_socket.is_none()
+            && crate::shim::client::checkpoint_had_terminal(&image_path)
+        {
+            let copy = b
+                .with_terminal()
+                .map_err(io_of("cannot make the terminal copy"))?;
+            opts.bundle = Some(copy.path().to_path_buf());
+            _copy = Some(copy);
+            terminal = true;
+        }
+    }
     if terminal && opts.console_socket.is_none() && opts.detach {
         return Err(StoreError::TerminalNeeded { bundle: bundle_dir });
     }

@@ -515,3 +515,139 @@ fn silent_clients_on_the_attach_socket_never_stall_the_shim() {
     drop(silent);
     env.cmd().args(["delete", "-f", &id]).assert().success();
 }
+
+/// Run ocictl with all stdio on /dev/null (CRIU cannot checkpoint a host
+/// file or pipe as the container's stdio).
+fn null_run(env: &Env, args: &[&std::ffi::OsStr]) -> Option<i32> {
+    env.std_cmd()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .code()
+}
+
+/// Counts in memory into /count; exits 7 once /stop exists.
+const COUNTER: &str =
+    "i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i >> /count; sleep 0.05; done; exit 7";
+
+fn count_lines(bundle: &Path) -> usize {
+    std::fs::read_to_string(bundle.join("rootfs/count"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn wait_more_counts(bundle: &Path, n: usize) {
+    for _ in 0..400 {
+        if count_lines(bundle) > n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the counter never passed {n}");
+}
+
+#[test]
+fn checkpoint_then_restore_d_shows_no_stale_exit_and_gets_a_shim() {
+    let env = Env::new();
+    let id = unique_id("adv-ckpt");
+    let bundle = env.bundle(&["sh", "-c", COUNTER]);
+    assert_eq!(
+        null_run(&env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    wait_more_counts(&bundle, 2);
+    let img = env.dir.path().join("img");
+    assert_eq!(
+        null_run(&env, args!["checkpoint", "--image-path", img, id]),
+        Some(0)
+    );
+    let dir = env.root.with_file_name("root.ocictl").join(&id);
+    assert!(
+        !dir.exists(),
+        "a checkpoint that stopped the container clears its shim state"
+    );
+    let restore = args!["restore", "-d", "-b", bundle, "--image-path", img, id];
+    assert_eq!(null_run(&env, restore), Some(0));
+    let state = env.state(&id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert!(state.get("exit").is_none(), "no stale exit: {state}");
+    let n = count_lines(&bundle);
+    wait_more_counts(&bundle, n);
+    // The restored container has a shim of its own: wait gets its status.
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    env.cmd().args(["wait", &id]).assert().code(7);
+    assert_eq!(env.state(&id)["exit"]["code"], 7);
+    env.cmd().args(["delete", &id]).assert().success();
+}
+
+#[test]
+fn a_run_t_checkpoint_restores_with_the_users_bundle() {
+    let env = Env::new();
+    let id = unique_id("adv-ckpt-t");
+    let bundle = env.bundle(&["sh", "-c", COUNTER]);
+    assert_eq!(
+        null_run(&env, args!["run", "-d", "-t", "-b", bundle, id]),
+        Some(0)
+    );
+    wait_more_counts(&bundle, 2);
+    let img = env.dir.path().join("img");
+    assert_eq!(
+        null_run(&env, args!["checkpoint", "--image-path", img, id]),
+        Some(0)
+    );
+    // The user's bundle says "terminal": false; ocictl knows better.
+    let restore = args!["restore", "-d", "-b", bundle, "--image-path", img, id];
+    assert_eq!(null_run(&env, restore), Some(0));
+    let state = env.state(&id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}");
+    let n = count_lines(&bundle);
+    wait_more_counts(&bundle, n);
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    env.cmd().args(["wait", &id]).assert().code(7);
+    env.cmd().args(["delete", &id]).assert().success();
+    assert!(!env.root.with_file_name("root.ocictl").join(&id).exists());
+}
+
+#[test]
+fn a_new_container_with_the_same_id_never_shows_the_old_exit() {
+    let env = Env::new();
+    let id = unique_id("adv-reuse");
+    let bundle = env.bundle(&["sh", "-c", "exit 3"]);
+    assert_eq!(
+        null_run(&env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    env.cmd().args(["wait", &id]).assert().code(3);
+    // Bare runc deletes it and makes a new one with the same ID.
+    let runc = |words: &[&str]| {
+        StdCommand::new("runc")
+            .arg("--root")
+            .arg(&env.root)
+            .args(words)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(runc(&["delete", &id]).success());
+    let sleeper = env.bundle(&["sleep", "100"]);
+    assert!(runc(&["run", "-d", "-b", sleeper.to_str().unwrap(), &id]).success());
+    let state = env.state(&id);
+    assert!(
+        state.get("exit").is_none(),
+        "another container's exit: {state}"
+    );
+    let out = env.cmd().args(["wait", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no monitor"), "{}", stderr(&out));
+    assert!(
+        !env.root.with_file_name("root.ocictl").join(&id).exists(),
+        "cleaned up"
+    );
+}

@@ -117,6 +117,8 @@ impl Restore {
             opts: self.opts(),
             image_root: self.image_root.clone(),
             from: self.from.clone(),
+            // A detached restore gets a shim, like `run -d`.
+            monitor: self.detach.then(ocictl::shim::client::MonitorOpts::default),
         };
         let restored = checkpoint_store::restore(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot restore container {}", self.id)))?;

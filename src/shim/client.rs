@@ -582,3 +582,39 @@ fn spawn_and_wait(program: &Path, runtime: &Runtime, job: &Job, claim: &Claim) -
         }
     }
 }
+
+/// Whether the container in a checkpoint image had a terminal: CRIU
+/// writes `tty-info.img` only when the dumped processes held a terminal
+/// (runc's `descriptors.json` says `/dev/null` for a console's stdio, so
+/// it cannot tell). Restoring such an image needs a terminal again,
+/// whatever the bundle's config says. (A container that opened ptys of
+/// its own, an sshd, looks the same; its restore gets a terminal it does
+/// not use.)
+pub fn checkpoint_had_terminal(image: &Path) -> bool {
+    std::fs::symlink_metadata(image.join("tty-info.img")).is_ok_and(|m| m.is_file() && m.len() > 0)
+}
+
+/// `restore --detach` under a shim (`restore -d` gets one like `run -d`).
+/// A checkpoint of a terminal container is restored with the shim holding
+/// its pty (unless a `--console-socket` was given); when the user's bundle
+/// has no terminal (it ran with `-t`), the shim gets a terminal copy of it
+/// in the container's state directory, as `run -d -t` did.
+pub fn restore_detached(
+    runtime: &Runtime,
+    id: &ContainerId,
+    opts: &RestoreOpts,
+    monitor: &MonitorOpts,
+    image: &Path,
+) -> Result<Monitored> {
+    let bundle = opts.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    let bundle_terminal = crate::bundle::Bundle::load(&bundle)
+        .map(|b| b.wants_terminal())
+        .unwrap_or(false);
+    let image_terminal = checkpoint_had_terminal(image);
+    let mut monitor = monitor.clone();
+    monitor.terminal = bundle_terminal || image_terminal;
+    if image_terminal && !bundle_terminal {
+        monitor.terminal_copy_of = Some(bundle);
+    }
+    runtime.restore_monitored(id, opts, &monitor)
+}
