@@ -94,8 +94,16 @@ impl Run {
             if let Some(m) = monitor.as_mut() {
                 m.terminal_copy_of = Some(self.bundle.bundle.clone());
             } else if self.detach || self.keep {
-                let mut claim =
+                let claim =
                     ocictl::shim::client::Claim::new(&ctx.runc, &self.id).with_context(fail)?;
+                // Taken: the runtime refuses the ID in its own words below.
+                let Some(mut claim) = claim else {
+                    return Ok(ctx
+                        .runc
+                        .run(&self.id, &opts)
+                        .with_context(fail)?
+                        .shell_code());
+                };
                 match claim.write_terminal_copy(&self.bundle.bundle) {
                     Ok(path) => opts.create.bundle = Some(path),
                     Err(e) => {

@@ -81,7 +81,8 @@ impl Runtime {
     ) -> Result<Monitored> {
         start(self, id, monitor, |claim, terminal| {
             let mut opts = opts.clone();
-            claim.fill(
+            Claim::fill(
+                claim,
                 &mut opts.bundle,
                 &mut opts.pid_file,
                 &mut opts.console_socket,
@@ -104,7 +105,8 @@ impl Runtime {
             let mut opts = opts.clone();
             opts.detach = true;
             let c = &mut opts.create;
-            claim.fill(
+            Claim::fill(
+                claim,
                 &mut c.bundle,
                 &mut c.pid_file,
                 &mut c.console_socket,
@@ -127,7 +129,8 @@ impl Runtime {
         start(self, id, monitor, |claim, terminal| {
             let mut opts = opts.clone();
             opts.detach = true;
-            claim.fill(
+            Claim::fill(
+                claim,
                 &mut opts.bundle,
                 &mut opts.pid_file,
                 &mut opts.console_socket,
@@ -157,8 +160,11 @@ pub struct Claim {
 const CONSOLE_PLACEHOLDER: &str = "@shim-console-socket";
 
 impl Claim {
-    /// Claim `id`'s state directory under `runtime`'s base.
-    pub fn new(runtime: &Runtime, id: &ContainerId) -> Result<Claim> {
+    /// Claim `id`'s state directory under `runtime`'s base. `Ok(None)`
+    /// when the ID is taken (a live shim holds the directory, or the
+    /// runtime has a container of that ID): the runtime, run without a
+    /// shim, then says so in its own words.
+    pub fn new(runtime: &Runtime, id: &ContainerId) -> Result<Option<Claim>> {
         let base = layout::create_base(runtime).map_err(unsafe_dir)?;
         for _ in 0..3 {
             match base.create_dir(id.as_str(), layout::DIR_MODE) {
@@ -168,19 +174,21 @@ impl Claim {
                         .map_err(|e| Error::io("cannot create the shim's lock", e))?;
                     lock_exclusive(&lock)
                         .map_err(|e| Error::io("cannot take the shim's lock", e))?;
-                    return Ok(Claim {
+                    return Ok(Some(Claim {
                         base,
                         dir,
                         lock,
                         id: id.clone(),
                         copy: None,
-                    });
+                    }));
                 }
                 Err(DirError::Io { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
                     let Some(old) = base.open_dir(id.as_str()).map_err(unsafe_dir)? else {
                         continue;
                     };
-                    replace_stale(runtime, &base, &old, id)?;
+                    if !replace_stale(runtime, &base, &old, id)? {
+                        return Ok(None);
+                    }
                 }
                 Err(e) => return Err(unsafe_dir(e)),
             }
@@ -233,18 +241,21 @@ impl Claim {
     /// a private pid file (unless the user gave one), the shim's console
     /// socket (when it holds the pty).
     fn fill(
-        &self,
+        this: Option<&Claim>,
         bundle: &mut Option<PathBuf>,
         pid_file: &mut Option<PathBuf>,
         console_socket: &mut Option<PathBuf>,
         terminal: bool,
     ) {
-        if let Some(copy) = &self.copy {
+        let Some(this) = this else {
+            return;
+        };
+        if let Some(copy) = &this.copy {
             *bundle = Some(copy.clone());
         }
         *pid_file = Some(match pid_file.take() {
             Some(p) => PathBuf::from(crate::runtime::absolute(&p)),
-            None => self.dir.join(layout::PID_FILE),
+            None => this.dir.join(layout::PID_FILE),
         });
         // A terminal without a socket of the user's: the shim holds it.
         if terminal && console_socket.is_none() {
@@ -306,7 +317,7 @@ fn replace_stale(
     base: &SecureDir,
     old: &SecureDir,
     id: &ContainerId,
-) -> Result<()> {
+) -> Result<bool> {
     let lock = match old.open_lock(layout::LOCK) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -320,12 +331,7 @@ fn replace_stale(
     let held = match lock {
         Some(f) => match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(held) => Some(held),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-                return Err(Error::Invalid(format!(
-                    "container {id} already exists: a shim holds its state directory {}",
-                    old.path().display()
-                )))
-            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(false),
             Err((_, e)) => return Err(Error::io("cannot take the shim's lock", e.into())),
         },
         None => None,
@@ -333,7 +339,7 @@ fn replace_stale(
     // No shim: a record of a container that is gone — unless the runtime
     // still has it (a kept foreground `run -t`): then the ID is taken.
     if runtime.state(id).is_ok() {
-        return Err(Error::Invalid(format!("container {id} already exists")));
+        return Ok(false);
     }
     base.remove_tree(id.as_str()).map_err(|e| {
         Error::io(
@@ -342,7 +348,7 @@ fn replace_stale(
         )
     })?;
     drop(held);
-    Ok(())
+    Ok(true)
 }
 
 /// `--preserve-fds N` passes the caller's fds 3 … 3+N-1: each must be one
@@ -368,9 +374,11 @@ fn start(
     runtime: &Runtime,
     id: &ContainerId,
     monitor: &MonitorOpts,
-    build: impl FnOnce(&Claim, bool) -> (Args, PathBuf),
+    build: impl FnOnce(Option<&Claim>, bool) -> (Args, PathBuf),
 ) -> Result<Monitored> {
-    let mut claim = Claim::new(runtime, id)?;
+    let Some(mut claim) = Claim::new(runtime, id)? else {
+        return unclaimed(runtime, id, build);
+    };
     let result = (|| {
         if let Some(bundle) = &monitor.terminal_copy_of {
             claim.write_terminal_copy(bundle)?;
@@ -381,7 +389,7 @@ fn start(
         claim.remove();
         return Err(e);
     }
-    let (mut args, pid_file) = build(&claim, monitor.terminal);
+    let (mut args, pid_file) = build(Some(&claim), monitor.terminal);
     args.arg(id);
     let args = args.into_vec();
     // (Made absolute on the way into the args.)
@@ -448,11 +456,14 @@ fn start(
             init_pid: Some(init_pid),
             warning: None,
         }),
-        Report::Unmonitored { warning } => Ok(Monitored {
-            monitor_pid: None,
-            init_pid: None,
-            warning: Some(warning),
-        }),
+        Report::Unmonitored { warning } => {
+            let _ = std::fs::remove_dir(&base);
+            Ok(Monitored {
+                monitor_pid: None,
+                init_pid: None,
+                warning: Some(warning),
+            })
+        }
         Report::Failed(e) => {
             let _ = std::fs::remove_dir(&base);
             Err(e.into_error())
@@ -461,6 +472,35 @@ fn start(
             let _ = std::fs::remove_dir(&base);
             Err(interrupted(runtime, &job))
         }
+    }
+}
+
+/// The ID is taken: run the runtime as the user asked, without a shim, so
+/// it refuses in its own words (or, should it succeed, the container runs
+/// unmonitored, with a warning).
+fn unclaimed(
+    runtime: &Runtime,
+    id: &ContainerId,
+    build: impl FnOnce(Option<&Claim>, bool) -> (Args, PathBuf),
+) -> Result<Monitored> {
+    let (mut args, _) = build(None, false);
+    args.arg(id);
+    let argv = runtime.argv(args.clone());
+    match runtime.run_inherited(args)? {
+        status if status.success() => Ok(Monitored {
+            monitor_pid: None,
+            init_pid: None,
+            warning: Some(format!(
+                "ocictl's state for ID {id} is in use (another shim holds it): the container \
+                 is not monitored (no exit status, attach or logs)"
+            )),
+        }),
+        status => Err(Error::Failed {
+            argv,
+            status,
+            message: String::new(),
+            stderr: String::new(),
+        }),
     }
 }
 
