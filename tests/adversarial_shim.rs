@@ -338,12 +338,13 @@ fn ctrl_c_during_create_leaves_nothing_behind() {
     let id = unique_id("adv-intr");
     let bundle = env.bundle(&["sleep", "100"]);
     let started = env.dir.path().join("hook-started");
-    let tag = format!("hook-of-{id}");
+    // A sleep only this test runs (fractional seconds tell it apart).
+    let tag = format!("99.{}", std::process::id());
     // A create that hangs in a hook before the container exists.
     Env::edit_config(&bundle, |c| {
         c["hooks"] = serde_json::json!({"createRuntime": [{
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("touch {}; exec -a {tag} sleep 100", started.display())]
+            "args": ["sh", "-c", format!("touch {}; sleep {tag}", started.display())]
         }]});
     });
     let mut cmd = env.std_cmd();
@@ -361,6 +362,16 @@ fn ctrl_c_during_create_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(started.exists(), "the hook started");
+    for _ in 0..200 {
+        if !processes_with(&format!("sleep {tag}")).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !processes_with(&format!("sleep {tag}")).is_empty(),
+        "the hook sleeps"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -375,7 +386,10 @@ fn ctrl_c_during_create_leaves_nothing_behind() {
     );
     assert!(!env.root.with_file_name("root.ocictl").join(&id).exists());
     assert!(processes_with(&format!("--id {id}")).is_empty(), "no shim");
-    assert!(processes_with(&tag).is_empty(), "no hook left");
+    assert!(
+        processes_with(&format!("sleep {tag}")).is_empty(),
+        "no hook left"
+    );
 }
 
 #[test]

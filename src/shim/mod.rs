@@ -5,8 +5,8 @@
 //!
 //! - [`layout`]: where the state directory is and every name inside it;
 //! - [`protocol`]: the job and the report between a caller and its shim;
-//! - [`client`]: the caller's side (claim the directory, start, handshake,
-//!   abort on Ctrl-C);
+//! - [`claim`]: taking a container's state directory before anything runs;
+//! - [`client`]: the caller's side (start, handshake, abort on Ctrl-C);
 //! - [`server`]: the shim process (fd hygiene, running the runtime,
 //!   recording the exit);
 //! - [`pty`]: a terminal shim's loop and its attach server;
@@ -16,6 +16,7 @@
 //! - [`attach`]: the attach protocol and its client.
 
 pub mod attach;
+pub mod claim;
 pub mod client;
 pub mod console_log;
 pub mod layout;

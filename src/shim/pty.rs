@@ -74,183 +74,272 @@ pub struct Terminal {
 impl Terminal {
     /// Run until the init has ended and the pty is drained; returns the
     /// init's end (None when told to stop or when it could not be seen).
-    pub fn run(mut self, init: Pid) -> Option<Termination> {
-        let master = self.master.as_fd();
-        let _ = tty::set_nonblocking(master);
+    pub fn run(self, init: Pid) -> Option<Termination> {
+        let _ = tty::set_nonblocking(self.master.as_fd());
         let _ = self.listener.set_nonblocking(true);
         if let Some((rows, cols)) = self.winsize.filter(|w| w.0 > 0 || w.1 > 0) {
-            let _ = tty::set_window_size(master, &winsize(rows, cols));
+            let _ = tty::set_window_size(self.master.as_fd(), &winsize(rows, cols));
         }
-        let signals = self.signals;
-        let mut ring = Ring::default();
-        let mut log_failed = false;
-        let mut client: Option<Client> = None;
-        let mut pending: Vec<Pending> = Vec::new();
-        let mut to_pty: Vec<u8> = Vec::new();
-        let mut status = reap_now(init);
-        let mut master_open = true;
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            if status.is_some() && !master_open {
-                break;
+        let mut l = Loop {
+            status: reap_now(init),
+            t: self,
+            init,
+            ring: Ring::default(),
+            log_failed: false,
+            client: None,
+            pending: Vec::new(),
+            to_pty: Vec::new(),
+            master_open: true,
+            buf: vec![0u8; 32 * 1024],
+        };
+        // Until the init has ended and its pty is closed.
+        while l.status.is_none() || l.master_open {
+            match l.turn() {
+                Turn::Again => {}
+                Turn::Drained => break,
+                Turn::Stop => return None,
             }
-            let backlog = client.as_ref().is_some_and(|c| !c.backlog.is_empty());
-            let mut fds = vec![
-                PollFd::new(signals.fd(), PollFlags::POLLIN),
-                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
-            ];
-            // A closed pty is left out: the kernel reports POLLHUP for it
-            // whatever is asked, and polling it would spin.
-            let master_at = master_open.then(|| {
-                let mut flags = PollFlags::empty();
-                if !backlog {
-                    flags |= PollFlags::POLLIN;
-                }
-                if !to_pty.is_empty() {
-                    flags |= PollFlags::POLLOUT;
-                }
-                fds.push(PollFd::new(master, flags));
-                fds.len() - 1
-            });
-            let client_at = client.as_ref().map(|c| {
-                let mut f = PollFlags::POLLIN;
-                if backlog {
-                    f |= PollFlags::POLLOUT;
-                }
-                fds.push(PollFd::new(c.stream.as_fd(), f));
-                fds.len() - 1
-            });
-            let pending_at = fds.len();
-            for p in &pending {
-                fds.push(PollFd::new(p.stream.as_fd(), PollFlags::POLLIN));
-            }
-            let now = Instant::now();
-            let mut wait = pending
-                .iter()
-                .map(|p| p.deadline.saturating_duration_since(now))
-                .min();
-            if status.is_some() {
-                wait = Some(wait.map_or(tty::DRAIN_IDLE, |w| w.min(tty::DRAIN_IDLE)));
-            }
-            let timeout = wait.map_or(PollTimeout::NONE, crate::runtime::process::poll_timeout);
-            let n = match poll(&mut fds, timeout) {
-                Ok(n) => n,
-                Err(Errno::EINTR) => continue,
-                Err(_) => return status,
-            };
-            let ev = |i: usize| {
-                fds.get(i)
-                    .and_then(|f| f.revents())
-                    .unwrap_or(PollFlags::empty())
-            };
-            let at = |i: Option<usize>| i.map(ev).unwrap_or(PollFlags::empty());
-            let (sig, listen, master_ev, client_ev) = (ev(0), ev(1), at(master_at), at(client_at));
-            let pending_ready: Vec<bool> = (0..pending.len())
-                .map(|i| !ev(pending_at + i).is_empty())
-                .collect();
-            drop(fds);
-            if n == 0 && status.is_some() && pending.is_empty() {
-                break;
-            }
+        }
+        l.status
+    }
+}
 
-            if !sig.is_empty() {
-                signals.drain();
-                if signals.take(libc::SIGCHLD) && status.is_none() {
-                    status = reap_now(init);
-                }
-                if signals
-                    .take_any([libc::SIGTERM, libc::SIGINT, libc::SIGQUIT])
-                    .is_some()
-                {
-                    return None;
-                }
-                signals.clear(&[libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]);
-            }
-            // Handshakes: read what came, serve complete requests, drop
-            // the late and the broken.
-            let now = Instant::now();
-            let waiting = std::mem::take(&mut pending);
-            for (mut p, readable) in waiting.into_iter().zip(pending_ready) {
-                let mut done = p.deadline <= now;
-                if readable {
-                    let mut chunk = [0u8; 8];
-                    match p.stream.read(&mut chunk) {
-                        Ok(0) => done = true,
-                        Ok(k) => p.request.extend_from_slice(&chunk[..k]),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => done = true,
-                    }
-                }
-                match attach::parse_request(&p.request) {
-                    Ok(Some(request)) => {
-                        self.serve(p.stream, request, &mut client, &ring, log_failed)
-                    }
-                    Ok(None) if !done => pending.push(p),
-                    // Late, gone, or not a request: dropped.
-                    _ => {}
-                }
-            }
-            // New connections after the handshakes above (whose readiness
-            // was polled for the list as it was).
-            if !listen.is_empty() {
-                while let Ok((stream, _)) = self.listener.accept() {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    if pending.len() >= MAX_PENDING {
-                        pending.remove(0);
-                    }
-                    pending.push(Pending {
-                        stream,
-                        request: Vec::new(),
-                        deadline: Instant::now() + HANDSHAKE_DEADLINE,
-                    });
-                }
-            }
-            if master_ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-                match nix::unistd::read(master, &mut buf) {
-                    Ok(0) | Err(Errno::EIO) => master_open = false,
-                    Ok(n) => {
-                        let out = &buf[..n];
-                        ring.push(out);
-                        if let Some(log) = self.log.as_mut() {
-                            if let Err(e) = log.write_all(out) {
-                                // A full disk stops the log, not the container.
-                                tracing::debug!(error = %e, "the log stopped");
-                                self.log = None;
-                                log_failed = true;
-                            }
-                        }
-                        if let Some(c) = client.as_mut() {
-                            c.backlog.extend_from_slice(out);
-                            if flush_client(c).is_err() {
-                                client = None;
-                            }
-                        }
-                    }
-                    Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
-                    Err(_) => master_open = false,
-                }
-            }
-            if master_ev.contains(PollFlags::POLLOUT) {
-                flush_pty(master, &mut to_pty);
-            }
-            if !client_ev.is_empty()
-                && !client_input(
-                    &mut client,
-                    client_ev,
-                    master,
-                    &mut to_pty,
-                    master_open,
-                    &mut buf,
-                )
-            {
-                client = None;
-            }
+/// The loop's state between turns.
+struct Loop {
+    t: Terminal,
+    init: Pid,
+    status: Option<Termination>,
+    ring: Ring,
+    log_failed: bool,
+    client: Option<Client>,
+    pending: Vec<Pending>,
+    to_pty: Vec<u8>,
+    master_open: bool,
+    buf: Vec<u8>,
+}
+
+/// What one turn of the loop says.
+enum Turn {
+    Again,
+    /// The init ended and the pty has been quiet for a while.
+    Drained,
+    /// SIGTERM/SIGINT/SIGQUIT, or poll itself failed.
+    Stop,
+}
+
+/// What poll reported, by source.
+struct Ready {
+    n: usize,
+    sig: PollFlags,
+    listen: PollFlags,
+    master: PollFlags,
+    client: PollFlags,
+    pending: Vec<bool>,
+}
+
+impl Loop {
+    fn turn(&mut self) -> Turn {
+        let Some(ready) = self.poll() else {
+            return Turn::Stop;
+        };
+        if ready.n == 0 && self.status.is_some() && self.pending.is_empty() {
+            return Turn::Drained;
         }
-        status
+        if !ready.sig.is_empty() && self.on_signals() {
+            return Turn::Stop;
+        }
+        self.on_handshakes(ready.pending);
+        if !ready.listen.is_empty() {
+            self.on_connections();
+        }
+        if ready
+            .master
+            .intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        {
+            self.on_output();
+        }
+        let master = self.t.master.as_fd();
+        if ready.master.contains(PollFlags::POLLOUT) {
+            flush_pty(master, &mut self.to_pty);
+        }
+        if !ready.client.is_empty()
+            && !client_input(
+                &mut self.client,
+                ready.client,
+                master,
+                &mut self.to_pty,
+                self.master_open,
+                &mut self.buf,
+            )
+        {
+            self.client = None;
+        }
+        Turn::Again
     }
 
+    /// One poll over every source; None when poll failed.
+    fn poll(&self) -> Option<Ready> {
+        let master = self.t.master.as_fd();
+        let backlog = self.client.as_ref().is_some_and(|c| !c.backlog.is_empty());
+        let mut fds = vec![
+            PollFd::new(self.t.signals.fd(), PollFlags::POLLIN),
+            PollFd::new(self.t.listener.as_fd(), PollFlags::POLLIN),
+        ];
+        // A closed pty is left out: the kernel reports POLLHUP for it
+        // whatever is asked, and polling it would spin.
+        let master_at = self.master_open.then(|| {
+            let mut flags = PollFlags::empty();
+            if !backlog {
+                flags |= PollFlags::POLLIN;
+            }
+            if !self.to_pty.is_empty() {
+                flags |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(master, flags));
+            fds.len() - 1
+        });
+        let client_at = self.client.as_ref().map(|c| {
+            let mut f = PollFlags::POLLIN;
+            if backlog {
+                f |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(c.stream.as_fd(), f));
+            fds.len() - 1
+        });
+        let pending_at = fds.len();
+        for p in &self.pending {
+            fds.push(PollFd::new(p.stream.as_fd(), PollFlags::POLLIN));
+        }
+        let now = Instant::now();
+        let mut wait = self
+            .pending
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(now))
+            .min();
+        if self.status.is_some() {
+            wait = Some(wait.map_or(tty::DRAIN_IDLE, |w| w.min(tty::DRAIN_IDLE)));
+        }
+        let timeout = wait.map_or(PollTimeout::NONE, crate::runtime::process::poll_timeout);
+        let n = loop {
+            match poll(&mut fds, timeout) {
+                Ok(n) => break n as usize,
+                Err(Errno::EINTR) => {}
+                Err(_) => return None,
+            }
+        };
+        let ev = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .unwrap_or(PollFlags::empty())
+        };
+        let at = |i: Option<usize>| i.map(ev).unwrap_or(PollFlags::empty());
+        Some(Ready {
+            n,
+            sig: ev(0),
+            listen: ev(1),
+            master: at(master_at),
+            client: at(client_at),
+            pending: (0..self.pending.len())
+                .map(|i| !ev(pending_at + i).is_empty())
+                .collect(),
+        })
+    }
+
+    /// True when told to stop.
+    fn on_signals(&mut self) -> bool {
+        let signals = self.t.signals;
+        signals.drain();
+        if signals.take(libc::SIGCHLD) && self.status.is_none() {
+            self.status = reap_now(self.init);
+        }
+        if signals
+            .take_any([libc::SIGTERM, libc::SIGINT, libc::SIGQUIT])
+            .is_some()
+        {
+            return true;
+        }
+        signals.clear(&[libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]);
+        false
+    }
+
+    /// Handshakes: read what came, serve complete requests, drop the late
+    /// and the broken. `ready` is per pending connection, as polled.
+    fn on_handshakes(&mut self, ready: Vec<bool>) {
+        let now = Instant::now();
+        let waiting = std::mem::take(&mut self.pending);
+        for (mut p, readable) in waiting.into_iter().zip(ready) {
+            let mut done = p.deadline <= now;
+            if readable {
+                let mut chunk = [0u8; 8];
+                match p.stream.read(&mut chunk) {
+                    Ok(0) => done = true,
+                    Ok(k) => p.request.extend_from_slice(&chunk[..k]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => done = true,
+                }
+            }
+            match attach::parse_request(&p.request) {
+                Ok(Some(request)) => self.t.serve(
+                    p.stream,
+                    request,
+                    &mut self.client,
+                    &self.ring,
+                    self.log_failed,
+                ),
+                Ok(None) if !done => self.pending.push(p),
+                // Late, gone, or not a request: dropped.
+                _ => {}
+            }
+        }
+    }
+
+    /// New connections (after the handshakes, whose readiness was polled
+    /// for the list as it was).
+    fn on_connections(&mut self) {
+        while let Ok((stream, _)) = self.t.listener.accept() {
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            if self.pending.len() >= MAX_PENDING {
+                self.pending.remove(0);
+            }
+            self.pending.push(Pending {
+                stream,
+                request: Vec::new(),
+                deadline: Instant::now() + HANDSHAKE_DEADLINE,
+            });
+        }
+    }
+
+    /// The pty printed: ring, log, client.
+    fn on_output(&mut self) {
+        match nix::unistd::read(self.t.master.as_fd(), &mut self.buf) {
+            Ok(0) | Err(Errno::EIO) => self.master_open = false,
+            Ok(n) => {
+                let out = &self.buf[..n];
+                self.ring.push(out);
+                if let Some(log) = self.t.log.as_mut() {
+                    if let Err(e) = log.write_all(out) {
+                        // A full disk stops the log, not the container.
+                        tracing::debug!(error = %e, "the log stopped");
+                        self.t.log = None;
+                        self.log_failed = true;
+                    }
+                }
+                if let Some(c) = self.client.as_mut() {
+                    c.backlog.extend_from_slice(out);
+                    if flush_client(c).is_err() {
+                        self.client = None;
+                    }
+                }
+            }
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
+            Err(_) => self.master_open = false,
+        }
+    }
+}
+
+impl Terminal {
     /// A complete request from a new connection.
     fn serve(
         &self,

@@ -96,6 +96,14 @@ enum NotUp {
     Unmonitored(String),
 }
 
+/// The runtime's command, ready to spawn, and what explains its failure.
+struct Launch {
+    cmd: std::process::Command,
+    argv: crate::runtime::Argv,
+    private_log: Option<process::PrivateLog>,
+    stderr_file: Option<File>,
+}
+
 /// The container up, and what watching it needs.
 struct Up {
     init: Pid,
@@ -205,16 +213,7 @@ impl Shim {
     fn start(&self, caller: &UnixStream) -> Result<Up, NotUp> {
         let job = &self.job;
         let failed = NotUp::Failed;
-        let mut log = match &job.output {
-            Output::Pty { max_size } => Some(LogSink::Rotating(
-                ConsoleLog::open(&self.dir, *max_size)
-                    .map_err(|e| failed(Error::io("cannot open the console log", e)))?,
-            )),
-            Output::PtyToFile(path) | Output::File(path) => {
-                Some(LogSink::File(open_user_log(path).map_err(failed)?))
-            }
-            Output::Inherit => None,
-        };
+        let mut log = self.open_log().map_err(failed)?;
         let mut args = job.args.clone();
         let socket = match job.console_socket_at {
             Some(at) if at < args.len() => {
@@ -226,44 +225,14 @@ impl Shim {
             _ => None,
         };
         let runtime = &job.runtime;
-        let mut private_log = if runtime.log.is_none() && !runtime.debug {
-            Some(process::PrivateLog::new().map_err(failed)?)
-        } else {
-            None
-        };
-        let mut built = Args::default();
-        for a in &args {
-            built.arg(a);
-        }
-        let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let argv = runtime.argv_with_log(built, log_path.as_deref());
-        let mut cmd = runtime.command(&argv);
-        let mut stderr_file = None;
-        if socket.is_some() {
-            let f =
-                tempfile::tempfile().map_err(|e| failed(Error::io("a private stderr file", e)))?;
-            let child_end = f
-                .try_clone()
-                .map_err(|e| failed(Error::io("a private stderr file", e)))?;
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(child_end);
-            stderr_file = Some(f);
-        } else if let Some(LogSink::File(f)) = &log {
-            let out = f
-                .try_clone()
-                .map_err(|e| failed(Error::io("the log file", e)))?;
-            let err = f
-                .try_clone()
-                .map_err(|e| failed(Error::io("the log file", e)))?;
-            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        }
-        // Its own process group, so an abort ends the runtime and all it
-        // started (hooks included), not the runtime alone.
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
+        let Launch {
+            cmd,
+            argv,
+            mut private_log,
+            mut stderr_file,
+        } = self
+            .launch(args, socket.is_some(), log.as_ref())
+            .map_err(failed)?;
         self.signals.clear(&[libc::SIGCHLD]);
         let created_after = Utc::now();
         let child = process::spawn(cmd, &argv, &runtime.binary).map_err(failed)?;
@@ -327,6 +296,69 @@ impl Shim {
             console,
             log,
             created: (created_after, created_before),
+        })
+    }
+
+    /// Where the container's output is logged, opened before anything runs.
+    fn open_log(&self) -> Result<Option<LogSink>, Error> {
+        Ok(match &self.job.output {
+            Output::Pty { max_size } => Some(LogSink::Rotating(
+                ConsoleLog::open(&self.dir, *max_size)
+                    .map_err(|e| Error::io("cannot open the console log", e))?,
+            )),
+            Output::PtyToFile(path) | Output::File(path) => {
+                Some(LogSink::File(open_user_log(path)?))
+            }
+            Output::Inherit => None,
+        })
+    }
+
+    /// The runtime's command: its argv with a private log (unless the user
+    /// keeps one), and its stdio: none but a private stderr file when the
+    /// shim holds the pty, the log file for `--log-output`, else the
+    /// caller's. In a process group of its own, so an abort ends the
+    /// runtime and all it started (hooks included).
+    fn launch(
+        &self,
+        args: Vec<std::ffi::OsString>,
+        pty: bool,
+        log: Option<&LogSink>,
+    ) -> Result<Launch, Error> {
+        use std::os::unix::process::CommandExt;
+        let runtime = &self.job.runtime;
+        let private_log = if runtime.log.is_none() && !runtime.debug {
+            Some(process::PrivateLog::new()?)
+        } else {
+            None
+        };
+        let mut built = Args::default();
+        for a in &args {
+            built.arg(a);
+        }
+        let log_path = private_log.as_ref().map(process::PrivateLog::path);
+        let argv = runtime.argv_with_log(built, log_path.as_deref());
+        let mut cmd = runtime.command(&argv);
+        let mut stderr_file = None;
+        let file_err = |e| Error::io("a private stderr file", e);
+        if pty {
+            let f = tempfile::tempfile().map_err(file_err)?;
+            let child_end = f.try_clone().map_err(file_err)?;
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(child_end);
+            stderr_file = Some(f);
+        } else if let Some(LogSink::File(f)) = log {
+            let log_err = |e| Error::io("the log file", e);
+            let out = f.try_clone().map_err(log_err)?;
+            let err = f.try_clone().map_err(log_err)?;
+            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        }
+        cmd.process_group(0);
+        Ok(Launch {
+            cmd,
+            argv,
+            private_log,
+            stderr_file,
         })
     }
 
