@@ -393,3 +393,66 @@ fn run_d_t_keeps_the_terminal_bundle_copy_until_delete() {
         .success();
     assert!(!copy.exists(), "delete removes the copy {}", copy.display());
 }
+
+#[test]
+fn ps_tells_the_shims_apart_and_debug_logs_to_the_state_dir() {
+    let env = Env::new();
+    let id = unique_id("mon-ps");
+    let bundle = env.bundle(&["sleep", "100"]);
+    run_d(&env, &["--debug"], &bundle, &id);
+    let pid = monitor_pid(&env, &id);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let words: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    let root = std::fs::canonicalize(&env.root).unwrap();
+    assert_eq!(
+        words[1..],
+        [
+            "shim",
+            "--id",
+            &id,
+            "--root",
+            root.to_str().unwrap(),
+            "--fd",
+            "3"
+        ],
+        "{words:?}"
+    );
+    let log = state_dir(&env, &id).join("shim.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("starts the runtime"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes in a file: {text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    env.cmd().args(["kill", &id, "KILL"]).assert().success();
+    env.cmd().args(["wait", &id]).assert().code(137);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("init ended"), "{text}");
+}
+
+#[test]
+fn a_kept_foreground_run_t_shows_the_users_bundle_until_delete() {
+    let env = Env::new();
+    let id = unique_id("mon-keep");
+    let bundle = env.bundle(&["sh", "-c", "exit 3"]);
+    let mut cmd = env.std_cmd();
+    cmd.args(["run", "-t", "--keep", "-b"])
+        .arg(&bundle)
+        .arg(&id);
+    let mut session = PtySession::spawn(cmd, 24, 80);
+    assert_eq!(session.wait().code(), Some(3), "{}", session.text());
+    let state = env.state(&id);
+    assert_eq!(state["status"], "stopped", "{state}");
+    assert_eq!(state["bundle"], bundle.to_str().unwrap(), "{state}");
+    let copy = state_dir(&env, &id).join("bundle");
+    assert!(copy.join("config.json").exists());
+    env.cmd().args(["delete", &id]).assert().success();
+    assert!(!state_dir(&env, &id).exists());
+}

@@ -260,10 +260,21 @@ fn start(
             return Err(e);
         }
     };
-    // The shim removed the directory itself if it failed; the base goes
-    // with its last container.
-    let base = claim.base().path().to_path_buf();
-    drop(claim);
+    if matches!(report, Report::Up { .. }) {
+        // The shim holds the lock now (the same open file): closing ours
+        // leaves it held.
+        drop(claim);
+    } else if claim.still_ours() {
+        // The shim removes the directory when it fails; one that failed
+        // before it could (a bad job) leaves it to us. `still_ours`: never
+        // a directory someone claimed again meanwhile.
+        claim.remove();
+    } else {
+        // The base goes with its last container.
+        let base = claim.base().path().to_path_buf();
+        drop(claim);
+        let _ = std::fs::remove_dir(&base);
+    }
     match report {
         Report::Up {
             monitor_pid,
@@ -273,22 +284,13 @@ fn start(
             init_pid: Some(init_pid),
             warning: None,
         }),
-        Report::Unmonitored { warning } => {
-            let _ = std::fs::remove_dir(&base);
-            Ok(Monitored {
-                monitor_pid: None,
-                init_pid: None,
-                warning: Some(warning),
-            })
-        }
-        Report::Failed(e) => {
-            let _ = std::fs::remove_dir(&base);
-            Err(e.into_error())
-        }
-        Report::Aborted => {
-            let _ = std::fs::remove_dir(&base);
-            Err(interrupted(runtime, &job))
-        }
+        Report::Unmonitored { warning } => Ok(Monitored {
+            monitor_pid: None,
+            init_pid: None,
+            warning: Some(warning),
+        }),
+        Report::Failed(e) => Err(e.into_error()),
+        Report::Aborted => Err(interrupted(runtime, &job)),
     }
 }
 
