@@ -665,3 +665,43 @@ fn a_new_container_with_the_same_id_never_shows_the_old_exit() {
         "cleaned up"
     );
 }
+
+#[test]
+fn logs_follow_reads_across_the_rotation_to_the_end() {
+    let env = Env::new();
+    let id = unique_id("adv-follow");
+    let script =
+        "sleep 0.5; i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; sleep 0.5";
+    let bundle = env.bundle(&["sh", "-c", script]);
+    let out = env.run_detached(args![
+        "run",
+        "-d",
+        "-t",
+        "--log-max-size",
+        "4K",
+        "-b",
+        bundle,
+        id
+    ]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let follow = env.cmd().args(["logs", "-f", &id]).output().unwrap();
+    assert!(follow.status.success(), "{}", stderr(&follow));
+    let text = String::from_utf8_lossy(&follow.stdout);
+    assert!(
+        text.contains("line-2999"),
+        "the end is followed: {}",
+        &text[text.len().saturating_sub(200)..]
+    );
+    env.cmd().args(["wait", &id]).assert().code(0);
+    // After the end, the tail is still served across the two files.
+    let tail = env
+        .cmd()
+        .args(["logs", "--tail", "1", &id])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&tail.stdout).trim_end(),
+        "line-2999"
+    );
+    env.cmd().args(["delete", &id]).assert().success();
+}
