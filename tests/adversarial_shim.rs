@@ -221,12 +221,15 @@ s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777); s.listen(5)
 open(sys.argv[3], "w").write("ready")
 while True:
     c, _ = s.accept()
-    c.sendall(b"O")
-    with open(sys.argv[2], "ab") as log:
-        while True:
-            d = c.recv(4096)
-            if not d: break
-            log.write(d); log.flush()
+    try:
+        c.sendall(b"O")
+        with open(sys.argv[2], "ab") as log:
+            while True:
+                d = c.recv(4096)
+                if not d: break
+                log.write(d); log.flush()
+    except OSError:
+        pass
 "#;
 
 #[test]
@@ -704,4 +707,37 @@ fn logs_follow_reads_across_the_rotation_to_the_end() {
         "line-2999"
     );
     env.cmd().args(["delete", &id]).assert().success();
+}
+
+#[test]
+fn a_root_inside_another_users_directory_is_refused() {
+    // The attacker owns the directory that holds the root: they could
+    // rename ocictl's state away between its checks and the runtime's use
+    // of the paths (the bundle copy, the pid file).
+    let s = Shared::new();
+    let id = unique_id("adv-parent");
+    let theirs = s.env.dir.path().join("shared/theirs");
+    s.attacker
+        .must(&format!("mkdir -m 0755 '{}'", theirs.display()));
+    let bundle = s.env.bundle(&["sleep", "100"]);
+    let root = theirs.join("root");
+    let mut cmd = StdCommand::new(common::ocictl_path());
+    cmd.arg("--root")
+        .arg(&root)
+        .args(["run", "-d", "-t", "-b"])
+        .arg(&bundle)
+        .arg(&id);
+    let out = detached(cmd, s.env.dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(theirs.to_str().unwrap()), "{err}");
+    assert!(err.contains(&format!("uid {}", s.attacker.uid)), "{err}");
+    let listed = StdCommand::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["list", "-q"])
+        .output()
+        .unwrap();
+    assert!(listed.stdout.is_empty(), "nothing ran");
+    assert!(!theirs.join("root.ocictl").exists(), "nothing made there");
 }

@@ -71,8 +71,46 @@ pub fn base_path(runtime: &Runtime) -> PathBuf {
 }
 
 /// The base directory, created 0700 or verified (for a shim's start).
+///
+/// Its parent is checked too: the runtime is handed paths through the base
+/// (the bundle copy, the pid file), so no other user may be able to rename
+/// it away. A parent of ours or root's is fine, and so is one like /tmp
+/// whose sticky bit keeps others from renaming what is ours.
 pub fn create_base(runtime: &Runtime) -> Result<SecureDir, DirError> {
-    SecureDir::create_or_verify(&base_path(runtime), DIR_MODE)
+    let path = base_path(runtime);
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    // Before anything is made there (when it exists already), and after.
+    if parent.exists() {
+        check_parent(parent)?;
+    }
+    let base = SecureDir::create_or_verify(&path, DIR_MODE)?;
+    check_parent(parent)?;
+    Ok(base)
+}
+
+/// Refuse a parent another user could rename the base out of.
+fn check_parent(parent: &Path) -> Result<(), DirError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(parent).map_err(|source| DirError::Io {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(DirError::Owner {
+            path: parent.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    let sticky = meta.mode() & 0o1000 != 0;
+    if meta.mode() & 0o022 != 0 && !sticky {
+        return Err(DirError::Writable {
+            path: parent.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok(())
 }
 
 /// The base directory, verified; `Ok(None)` when there is none (readers).
@@ -149,6 +187,23 @@ mod tests {
             ..Runtime::default()
         };
         assert_eq!(base_path(&runc), real.join("root.ocictl"));
+    }
+
+    #[test]
+    fn a_parent_others_could_rename_the_base_out_of_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            check_parent(&open),
+            Err(DirError::Writable { .. })
+        ));
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        check_parent(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        check_parent(&open).unwrap();
     }
 
     #[test]
