@@ -741,3 +741,35 @@ fn a_root_inside_another_users_directory_is_refused() {
     assert!(listed.stdout.is_empty(), "nothing ran");
     assert!(!theirs.join("root.ocictl").exists(), "nothing made there");
 }
+
+#[test]
+fn a_run_t_checkpoint_restores_in_the_foreground_with_the_users_bundle() {
+    let env = Env::new();
+    let id = unique_id("adv-ckpt-fg");
+    let bundle = env.bundle(&["sh", "-c", COUNTER]);
+    assert_eq!(
+        null_run(&env, args!["run", "-d", "-t", "-b", bundle, id]),
+        Some(0)
+    );
+    wait_more_counts(&bundle, 2);
+    let img = env.dir.path().join("img");
+    assert_eq!(
+        null_run(&env, args!["checkpoint", "--image-path", img, id]),
+        Some(0)
+    );
+    let mut cmd = env.std_cmd();
+    cmd.args(["restore", "-b"])
+        .arg(&bundle)
+        .arg("--image-path")
+        .arg(&img)
+        .arg(&id);
+    let mut session = PtySession::spawn(cmd, 24, 80);
+    let n = count_lines(&bundle);
+    wait_more_counts(&bundle, n);
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    assert_eq!(session.wait().code(), Some(7), "{}", session.text());
+    assert!(
+        env.runc_ids().is_empty(),
+        "a foreground restore deletes it after"
+    );
+}
