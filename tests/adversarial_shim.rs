@@ -337,6 +337,18 @@ fn processes_with(needle: &str) -> Vec<String> {
 
 #[test]
 fn ctrl_c_during_create_leaves_nothing_behind() {
+    interrupted_start(&["create"], nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_during_run_d_leaves_nothing_behind() {
+    interrupted_start(&["run", "-d"], nix::sys::signal::Signal::SIGTERM);
+}
+
+/// Start `sub` on a bundle whose hook hangs before the container exists,
+/// send ocictl `signal`, and find nothing left: no container, no shim, no
+/// state directory, no hook; ocictl exits 128+N as bare runc would.
+fn interrupted_start(sub: &[&str], signal: nix::sys::signal::Signal) {
     let env = Env::new();
     let id = unique_id("adv-intr");
     let bundle = env.bundle(&["sleep", "100"]);
@@ -351,7 +363,8 @@ fn ctrl_c_during_create_leaves_nothing_behind() {
         }]});
     });
     let mut cmd = env.std_cmd();
-    cmd.args(["create", "-b"])
+    cmd.args(sub)
+        .arg("-b")
         .arg(&bundle)
         .arg(&id)
         .stdin(std::process::Stdio::null())
@@ -375,13 +388,14 @@ fn ctrl_c_during_create_leaves_nothing_behind() {
         !processes_with(&format!("sleep {tag}")).is_empty(),
         "the hook sleeps"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(128 + signal as i32),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         env.runc_ids().is_empty(),
         "no container: {:?}",
