@@ -297,22 +297,10 @@ impl Bundle {
         Ok(TerminalBundle { dir })
     }
 
-    /// The same copy at `dir` (created 0700), kept for as long as the
-    /// container lives: the runtime records the bundle path in its state.
-    pub fn with_terminal_at(&self, dir: &Path) -> Result<(), BundleError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| BundleError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        self.write_terminal_copy(dir)
-    }
-
-    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
+    /// The copy's config.json: this bundle's, with `process.terminal` set
+    /// and the paths runc resolves against the bundle made absolute. The
+    /// caller writes it (0600: it holds the container's environment).
+    pub fn terminal_config_json(&self) -> Result<Vec<u8>, BundleError> {
         let config = self.dir.join("config.json");
         let read_err = |source| BundleError::Read {
             path: config.clone(),
@@ -327,30 +315,25 @@ impl Bundle {
             })?;
         let base = std::path::absolute(&self.dir).map_err(read_err)?;
         terminal_config(&mut value, &base);
-        let copy = dir.join("config.json");
-        let json = serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
-            path: copy.clone(),
+        serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
+            path: config.clone(),
             source: std::io::Error::other(e),
-        })?;
-        // 0600: the copy holds the container's environment (secrets too).
-        write_private(&copy, &json).map_err(|source| BundleError::Write { path: copy, source })
+        })
     }
-}
 
-/// Write `data` to `path` as a 0600 file (whatever the umask), never
-/// through a link.
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(data)
+    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let json = self.terminal_config_json()?;
+        let copy = dir.join("config.json");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy)
+            .and_then(|mut f| f.write_all(&json))
+            .map_err(|source| BundleError::Write { path: copy, source })
+    }
 }
 
 /// Set `process.terminal` and make the paths runc resolves against the

@@ -242,6 +242,9 @@ pub fn parse_timeout_arg(s: &str) -> Result<Duration, String> {
 /// (Whether it is writable is the runtime's to find out: `list` and `state`
 /// work on a read-only root.)
 pub fn parse_root_arg(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("an empty --root names no directory: give the directory that holds the runtime's container state (e.g. /run/runc)".into());
+    }
     let path = PathBuf::from(s);
     match std::fs::metadata(&path) {
         Ok(meta) if !meta.is_dir() => Err(format!(

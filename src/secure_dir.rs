@@ -202,8 +202,10 @@ impl SecureDir {
         }
     }
 
-    /// A directory just created by ocictl (e.g. with `mkdirat`) and opened
-    /// by `fd` without following links: verified like any other.
+    /// A directory opened by `fd` without following links — just created by
+    /// ocictl (e.g. with `mkdirat`), or handed over by another process (the
+    /// shim gets its state directory this way) — verified like any other:
+    /// ours, not writable by others, a directory.
     pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Result<SecureDir, DirError> {
         let st = fstat(&fd).map_err(|e| DirError::io(&path, e))?;
         check_stat(&st, &path)?;
@@ -485,6 +487,16 @@ impl SecureDir {
         }
     }
 
+    /// The owner (uid) of `name`, links not followed; `None` when missing.
+    pub fn owner_of(&self, name: impl AsRef<OsStr>) -> io::Result<Option<u32>> {
+        let name = component(name.as_ref())?;
+        match fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st.st_uid)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The directory's fd (for `*at` calls of other modules).
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -633,6 +645,21 @@ mod tests {
         symlink(&outside, d.join("l2")).unwrap();
         d.remove_tree("l2").unwrap();
         assert!(outside.join("f").exists());
+    }
+
+    #[test]
+    fn a_handed_over_fd_is_verified_again() {
+        let t = scratch();
+        let d = SecureDir::create_or_verify(&t.path().join("d"), 0o700).unwrap();
+        d.write_atomic("f", b"x", 0o600).unwrap();
+        assert_eq!(d.owner_of("f").unwrap(), Some(euid()));
+        assert_eq!(d.owner_of("none").unwrap(), None);
+        let fd = d.as_fd().try_clone_to_owned().unwrap();
+        let again = SecureDir::from_fd(fd, d.path().to_path_buf()).unwrap();
+        assert_eq!(again.read_bounded("f", 10).unwrap(), b"x");
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let fd = d.as_fd().try_clone_to_owned().unwrap();
+        assert!(SecureDir::from_fd(fd, d.path().to_path_buf()).is_err());
     }
 
     #[test]

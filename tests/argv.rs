@@ -383,8 +383,10 @@ echo $! >"$pf"
         ])
     );
     assert_eq!(argv[6], "--pid-file");
-    let state_base = format!("{root_s}.ocictl/.r1.");
-    assert!(argv[7].starts_with(&state_base), "{argv:?}");
+    // In the container's private state directory, beside the root.
+    let real_root = std::fs::canonicalize(fake.cwd.path()).unwrap().join("root");
+    let pid_file = format!("{}.ocictl/r1/pid", real_root.display());
+    assert_eq!(argv[7], pid_file, "{argv:?}");
     // The monitor reaped the "init" and recorded its status.
     let out = fake
         .cmd()

@@ -502,6 +502,8 @@ fn through_fake(dir: &Path, sub: &str, flags: &[String]) -> Vec<String> {
         .arg(&fake)
         .arg("--criu")
         .arg(&criu)
+        .arg("--root")
+        .arg(dir.join("root"))
         .arg(sub)
         .args(flags)
         .arg("c1")
@@ -673,6 +675,11 @@ fn every_restore_flag_reaches_the_runtime_and_none_it_rejects() {
         "restore",
         &strings(&["-b", "/b", "-d", "--image-path", &img]),
     );
+    // (A detached restore gets a shim, which gives runc a private pid file
+    // in the container's state directory, as for `run -d`.)
+    let pid_file = std::fs::canonicalize(dir2.path())
+        .unwrap()
+        .join("root.ocictl/c1/pid");
     assert_eq!(
         words,
         strings(&[
@@ -682,6 +689,8 @@ fn every_restore_flag_reaches_the_runtime_and_none_it_rejects() {
             "--bundle",
             "/b",
             "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
             "c1"
         ])
     );
@@ -701,21 +710,34 @@ fn every_restore_flag_reaches_the_runtime_and_none_it_rejects() {
 }
 
 #[test]
-fn restoring_a_terminal_checkpoint_needs_a_console_socket() {
+fn a_detached_restore_of_a_terminal_checkpoint_gives_its_pty_to_the_shim() {
     let env = Env::new();
-    let bundle = env.bundle_with(&["sh"], true);
+    let bundle = env.bundle_with(&["sh", "-c", COUNTER], true);
+    let id = unique_id("tty");
+    assert_eq!(
+        ocictl_null(&env, args!["run", "-d", "-b", bundle, id]),
+        Some(0)
+    );
+    wait_counts(&bundle, 2);
     let img = env.dir.path().join("img");
-    std::fs::create_dir(&img).unwrap();
-    std::fs::write(img.join("inventory.img"), b"").unwrap();
-    env.cmd()
-        .args(["restore", "-d", "-b"])
-        .arg(&bundle)
-        .arg("--image-path")
-        .arg(&img)
-        .arg(unique_id("tty"))
-        .assert()
-        .code(1)
-        .stderr(predicates::str::contains("--console-socket"));
+    assert_eq!(
+        ocictl_null(&env, args!["checkpoint", "--image-path", img, id]),
+        Some(0)
+    );
+    // No --console-socket: the shim receives the pty, as for `run -d`.
+    assert_eq!(
+        ocictl_null(
+            &env,
+            args!["restore", "-d", "-b", bundle, "--image-path", img, id]
+        ),
+        Some(0)
+    );
+    assert_eq!(env.state(&id)["status"], "running");
+    let n = counts(&bundle).len();
+    wait_counts(&bundle, n);
+    std::fs::write(bundle.join("rootfs/stop"), "").unwrap();
+    env.cmd().args(["wait", &id]).assert().code(7);
+    env.cmd().args(["delete", &id]).assert().success();
 }
 
 #[test]

@@ -201,6 +201,11 @@ pub fn checkpoint(
         lock.inherit(false)?;
     }
     let interrupted = guard.received();
+    // The container is gone: so is what its shim kept (its exit record
+    // would otherwise be shown for the restored one).
+    if result.is_ok() && !(opts.leave_running || opts.pre_dump) {
+        let _ = crate::shim::state::StateDir::of(runc, id).remove(Duration::from_secs(5));
+    }
     let (image_path, pruned) = match (result, &store, partial) {
         (Err(source), Some((images, lock)), Some(partial)) => {
             let kept = images.roll_back(partial, lock)?;

@@ -20,6 +20,8 @@ pub struct RestoreRequest {
     /// Told about each partial image a crashed checkpoint had left, as soon
     /// as it is dealt with.
     pub on_recovery: Option<fn(&Recovery)>,
+    /// A detached restore gets a shim like `run -d` (None: runc alone).
+    pub monitor: Option<crate::shim::client::MonitorOpts>,
 }
 
 /// How a restore went.
@@ -85,10 +87,35 @@ pub fn restore(
     }
     // Only that CRIU is there: its version was checked when the image was made.
     criu::find(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
+    if let (true, Some(monitor)) = (opts.detach, &req.monitor) {
+        return crate::shim::client::restore_detached(runc, id, &opts, monitor, &image_path)
+            .map(|_| Restored {
+                image_path: std::path::absolute(&image_path).unwrap_or(image_path.clone()),
+                status: Termination::Exited(0),
+                skipped,
+                recovered,
+            })
+            .map_err(|e| failure(e, &opts, &image_path));
+    }
     let bundle_dir = opts.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
-    let terminal = crate::bundle::Bundle::load(&bundle_dir)
-        .map(|b| b.wants_terminal())
-        .unwrap_or(false);
+    let bundle = crate::bundle::Bundle::load(&bundle_dir);
+    let mut terminal = bundle.as_ref().map(|b| b.wants_terminal()).unwrap_or(false);
+    // A checkpoint of a `run -t` container restores with the user's
+    // bundle: it gets the terminal copy again (private, removed after).
+    let mut _copy = None;
+    if let (false, Ok(b)) = (terminal, &bundle) {
+        if opts.console_socket.is_none()
+            && crate::shim::client::checkpoint_had_terminal(&image_path)
+        {
+            let copy = b.with_terminal().map_err(|e| StoreError::Io {
+                context: "cannot make the terminal copy".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            opts.bundle = Some(copy.path().to_path_buf());
+            _copy = Some(copy);
+            terminal = true;
+        }
+    }
     if terminal && opts.console_socket.is_none() && opts.detach {
         return Err(StoreError::TerminalNeeded { bundle: bundle_dir });
     }

@@ -47,8 +47,7 @@ impl Attach {
                  \"terminal\": true, without --console-socket)"
             );
         }
-        let path = dir.attach_path();
-        if !path.exists() {
+        let Some(path) = dir.attach_path() else {
             if let Some(record) = dir.exit_record() {
                 anyhow::bail!(
                     "cannot attach to container {id}: it has exited ({})",
@@ -56,9 +55,12 @@ impl Attach {
                 );
             }
             anyhow::bail!("cannot attach to container {id}: its monitor is gone");
-        }
+        };
+        let peer = dir
+            .attach_peer()
+            .with_context(|| format!("cannot attach to container {id}: its monitor is gone"))?;
         let signals = ocictl::tty::signals().context("cannot install the signal handlers")?;
-        let end = attach::attach(&path, &self.detach_keys, signals)
+        let end = attach::attach(&path, &peer, &self.detach_keys, signals)
             .with_context(|| format!("cannot attach to container {id}"))?;
         match end {
             Err(refused) => anyhow::bail!("cannot attach to container {id}: {refused}"),

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::bundle::Bundle;
 use ocictl::runtime::{ContainerId, CreateOpts};
-use ocictl::shim::server::{MonitorOpts, Monitored};
+use ocictl::shim::client::{MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
 
@@ -115,6 +115,24 @@ pub struct MonitorArgs {
     /// log the pty's output there instead of in ocictl's state directory.
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub log_output: Option<PathBuf>,
+
+    /// A terminal container's console.log (in ocictl's state directory) is
+    /// rotated at this size, keeping one previous file: at most twice this
+    /// is kept (e.g. 4M, 16M; at least 4K).
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_log_size)]
+    pub log_max_size: u64,
+}
+
+fn parse_log_size(s: &str) -> Result<u64, String> {
+    let n = ocictl::size::parse_size(s).map_err(|e| e.to_string())?;
+    let min = ocictl::shim::console_log::MIN_MAX_SIZE;
+    match u64::try_from(n) {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(format!(
+            "{s:?} is too small for a log: give at least {}K",
+            min >> 10
+        )),
+    }
 }
 
 impl MonitorArgs {
@@ -136,8 +154,9 @@ impl MonitorArgs {
         Ok(Some(MonitorOpts {
             terminal,
             log_output: self.log_output.clone(),
+            log_max_size: Some(self.log_max_size),
             winsize: winsize.filter(|_| terminal),
-            program: None,
+            ..MonitorOpts::default()
         }))
     }
 }
@@ -165,55 +184,32 @@ impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
+        // `-t` on a bundle without a terminal: the shim makes a private
+        // terminal copy of it and holds the pty.
+        let copy = self.tty && !bundle.wants_terminal();
         let terminal = self.tty || bundle.wants_terminal();
-        let monitor = self.monitor.opts(terminal)?;
-        if monitor.is_none() {
-            self.bundle.check_terminal(terminal).with_context(fail)?;
-        }
-        let mut opts = self.bundle.create_opts();
-        let kept = if self.tty && !bundle.wants_terminal() {
-            let path = kept_terminal_copy(ctx, &self.id, &bundle).with_context(fail)?;
-            opts.bundle = Some(path.clone());
-            Some(path)
-        } else {
-            None
-        };
-        let created = match &monitor {
-            None => ctx.runc.create(&self.id, &opts).map(|()| None),
-            Some(monitor) => ctx
-                .runc
-                .create_monitored(&self.id, &opts, monitor)
-                .map(Some),
-        };
-        if created.is_err() {
-            remove_kept_copy(kept.as_deref());
-        }
-        match created.with_context(fail)? {
-            None => report_action(ctx, "create", &self.id, serde_json::json!({})),
-            Some(started) => {
-                report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
+        let Some(mut monitor) = self.monitor.opts(terminal)? else {
+            if copy {
+                return Err(crate::report::UsageError(
+                    "create -t needs ocictl's monitor, which holds the terminal: drop \
+                     --no-monitor (or set process.terminal and pass --console-socket)"
+                        .into(),
+                )
+                .into());
             }
+            self.bundle.check_terminal(terminal).with_context(fail)?;
+            ctx.runc
+                .create(&self.id, &self.bundle.create_opts())
+                .with_context(fail)?;
+            return report_action(ctx, "create", &self.id, serde_json::json!({}));
+        };
+        if copy {
+            monitor.terminal_copy_of = Some(self.bundle.bundle.clone());
         }
-    }
-}
-
-/// A terminal copy of `bundle` for a container that outlives the command
-/// (`create -t`, `run -d -t`, `run -t --keep`): the runtime records its path,
-/// so it lives beside ocictl's state for the container until `delete`.
-pub fn kept_terminal_copy(
-    ctx: &Context,
-    id: &ContainerId,
-    bundle: &Bundle,
-) -> anyhow::Result<PathBuf> {
-    let path = ocictl::shim::state::StateDir::of(&ctx.runc, id).bundle_copy_path();
-    bundle.with_terminal_at(&path)?;
-    Ok(path)
-}
-
-/// A kept terminal copy of the bundle is the container's only while the
-/// container exists: when the runtime failed to make one, remove it.
-pub fn remove_kept_copy(kept: Option<&std::path::Path>) {
-    if let Some(path) = kept {
-        let _ = std::fs::remove_dir_all(path);
+        let started = ctx
+            .runc
+            .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
+            .with_context(fail)?;
+        report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
     }
 }

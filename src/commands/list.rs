@@ -49,6 +49,8 @@ impl List {
                 let mut table =
                     Table::runc_style(&["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
                 for c in &containers {
+                    let shown = super::state::with_exit(&ctx.runc, c);
+                    let c = shown.container.as_ref();
                     table.row(vec![
                         c.id.clone(),
                         c.pid.to_string(),

@@ -43,7 +43,21 @@ pub struct Logs {
 /// The monitor state of `id`, or an error saying why there is none.
 pub fn monitored(ctx: &Context, id: &ContainerId) -> anyhow::Result<StateDir> {
     let dir = StateDir::of(&ctx.runc, id);
+    if let Some(e) = dir.untrusted() {
+        anyhow::bail!("container {id}: ocictl will not read its state directory: {e}");
+    }
     if dir.exists() {
+        // A record of an earlier container with this ID says nothing of
+        // this one (the runtime's answer tells which instance it is).
+        if let Ok(container) = ctx.runc.state(id) {
+            if dir.is_stale_for(&container) {
+                dir.remove_stale();
+                anyhow::bail!(
+                    "container {id} has no monitor: the state ocictl had is of an earlier \
+                     container with the same ID (removed now)"
+                );
+            }
+        }
         return Ok(dir);
     }
     // The runtime's own error when the container does not exist at all.
@@ -73,8 +87,9 @@ impl Logs {
             json: ctx.format == Format::Json,
             id: &self.id,
         };
-        if meta.terminal && dir.monitor_alive() {
-            if let Ok(Some(ring)) = attach::logs_request(&dir.attach_path()) {
+        let endpoint = dir.attach_path().zip(dir.attach_peer());
+        if let (true, true, Some((path, peer))) = (meta.terminal, dir.monitor_alive(), endpoint) {
+            if let Ok(Some(ring)) = attach::logs_request(&path, &peer) {
                 eprintln!(
                     "ocictl: the log file {} stopped (disk full?); showing the last {} bytes \
                      the monitor kept",
@@ -85,14 +100,29 @@ impl Logs {
                 return Ok(0);
             }
         }
-        let mut file = std::fs::File::open(&log)
-            .with_context(|| format!("cannot read the log {}", log.display()))?;
+        let cannot = || format!("cannot read the log {}", log.display());
+        if meta.log_in_state_dir {
+            // Both files of the rotation, so the tail survives one.
+            let text = dir.console_log().with_context(cannot)?;
+            out.print(tail(&text, self.tail))?;
+            if self.follow {
+                let state_dir = dir.dir().context("the state directory is gone")?;
+                let mut file = state_dir
+                    .open_read(ocictl::shim::layout::CONSOLE_LOG)
+                    .with_context(cannot)?;
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::End(0)).with_context(cannot)?;
+                let reopen = || state_dir.open_read(ocictl::shim::layout::CONSOLE_LOG);
+                follow(&dir, state_dir.path(), &mut file, &mut out, Some(&reopen))?;
+            }
+            return Ok(0);
+        }
+        let mut file = std::fs::File::open(&log).with_context(cannot)?;
         let mut text = Vec::new();
-        file.read_to_end(&mut text)
-            .with_context(|| format!("cannot read the log {}", log.display()))?;
+        file.read_to_end(&mut text).with_context(cannot)?;
         out.print(tail(&text, self.tail))?;
         if self.follow {
-            follow(&dir, &log, &mut file, &mut out)?;
+            follow(&dir, &log, &mut file, &mut out, None)?;
         }
         Ok(0)
     }
@@ -133,19 +163,30 @@ fn tail(data: &[u8], n: Option<usize>) -> &[u8] {
     &data[(start + 1).min(data.len())..]
 }
 
-/// Print what is appended to `log` until the monitor ends: inotify for the
-/// file, a thread blocked on the monitor's lock for the end.
+/// The reopening of a rotated log (its name now holds a new file).
+type Reopen<'a> = &'a dyn Fn() -> std::io::Result<std::fs::File>;
+
+/// Print what is appended to `watched` (the log, or with `reopen` the
+/// directory of a log that rotates) until the monitor ends: inotify for
+/// the file, a thread blocked on the monitor's lock for the end.
 fn follow(
     dir: &StateDir,
-    log: &Path,
+    watched: &Path,
     file: &mut std::fs::File,
     out: &mut Printer<'_>,
+    reopen: Option<Reopen<'_>>,
 ) -> anyhow::Result<()> {
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    use std::os::unix::fs::MetadataExt;
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
         .context("cannot watch the log")?;
+    let mask = if reopen.is_some() {
+        AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO
+    } else {
+        AddWatchFlags::IN_MODIFY
+    };
     inotify
-        .add_watch(log, AddWatchFlags::IN_MODIFY)
+        .add_watch(watched, mask)
         .context("cannot watch the log")?;
     let (ended_rx, ended_tx) = std::os::unix::net::UnixStream::pair()?;
     let waiter = dir.clone();
@@ -176,6 +217,15 @@ fn follow(
         let ended = fds[1].revents().is_some_and(|r| !r.is_empty());
         let _ = inotify.read_events();
         copy(file, out)?;
+        // Rotated: the rest of the old file is read, then the new one.
+        if let Some(reopen) = reopen {
+            if let (Ok(new), Ok(old)) = (reopen(), file.metadata()) {
+                if new.metadata().is_ok_and(|m| m.ino() != old.ino()) {
+                    *file = new;
+                    copy(file, out)?;
+                }
+            }
+        }
         if ended {
             return Ok(());
         }

@@ -16,12 +16,12 @@ mod generate_assets;
 mod kill;
 mod list;
 mod logs;
-mod monitor;
 mod pause;
 mod ps;
 mod restore;
 mod resume;
 mod run;
+mod shim;
 mod spec;
 mod start;
 mod state;
@@ -78,7 +78,7 @@ pub enum Command {
     Bundle(bundle::Bundle),
     Completion(completion::Completion),
     #[command(hide = true)]
-    Monitor(monitor::Monitor),
+    Shim(shim::Shim),
     #[command(hide = true)]
     GenerateAssets(generate_assets::GenerateAssets),
 }
@@ -130,7 +130,7 @@ subcommands! {
     "spec" => spec::Spec,
     "bundle" => bundle::Bundle,
     "completion" => completion::Completion,
-    "monitor" hidden true => monitor::Monitor,
+    "shim" hidden true => shim::Shim,
     "generate-assets" hidden true => generate_assets::GenerateAssets,
 }
 
@@ -174,7 +174,7 @@ impl Command {
             Command::Attach(c) => c.run(ctx),
             Command::Logs(c) => c.run(ctx),
             Command::Wait(c) => c.run(ctx),
-            Command::Monitor(c) => c.run(ctx),
+            Command::Shim(c) => c.run(ctx),
         }
     }
 }

@@ -108,6 +108,8 @@ impl Restore {
             image_root: self.image_root.clone(),
             from: self.from.clone(),
             on_recovery: Some(print_recovery),
+            // A detached restore gets a shim, like `run -d`.
+            monitor: self.detach.then(ocictl::shim::client::MonitorOpts::default),
         };
         let restored = checkpoint::restore(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot restore container {}", self.id)))?;

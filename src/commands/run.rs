@@ -5,9 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{ContainerId, RunOpts};
 
-use super::create::{
-    kept_terminal_copy, remove_kept_copy, report_monitored, BundleArgs, MonitorArgs,
-};
+use super::create::{report_monitored, BundleArgs, MonitorArgs};
 use super::{report_action, Context, Outcome};
 
 /// Create and start a container.
@@ -87,14 +85,33 @@ impl Run {
         };
         // -t on a bundle without a terminal: a copy that has one. The
         // runtime records its path, so a container that outlives this
-        // command gets one that lives as long (removed by `delete`).
+        // command gets one in its private state directory (removed by
+        // `delete`); the user's bundle is what `state` and `list` show.
         let mut copy = None;
         let mut kept = None;
+        let mut monitor = monitor;
         if self.tty && !bundle.wants_terminal() {
-            if self.detach || self.keep {
-                let path = kept_terminal_copy(ctx, &self.id, &bundle).with_context(fail)?;
-                opts.create.bundle = Some(path.clone());
-                kept = Some(path);
+            if let Some(m) = monitor.as_mut() {
+                m.terminal_copy_of = Some(self.bundle.bundle.clone());
+            } else if self.detach || self.keep {
+                let claim =
+                    ocictl::shim::client::Claim::new(&ctx.runc, &self.id).with_context(fail)?;
+                // Taken: the runtime refuses the ID in its own words below.
+                let Some(mut claim) = claim else {
+                    return Ok(ctx
+                        .runc
+                        .run(&self.id, &opts)
+                        .with_context(fail)?
+                        .shell_code());
+                };
+                match claim.write_terminal_copy(&self.bundle.bundle) {
+                    Ok(path) => opts.create.bundle = Some(path),
+                    Err(e) => {
+                        claim.remove();
+                        return Err(anyhow::Error::new(e).context(fail()));
+                    }
+                }
+                kept = Some(claim);
             } else {
                 let private = bundle.with_terminal().with_context(fail)?;
                 opts.create.bundle = Some(private.path().to_path_buf());
@@ -102,12 +119,10 @@ impl Run {
             }
         }
         if let Some(monitor) = &monitor {
-            let started = ctx.runc.run_monitored(&self.id, &opts, monitor);
-            if started.is_err() {
-                remove_kept_copy(kept.as_deref());
-            }
-            let started = started.with_context(fail)?;
-            drop(copy);
+            let started = ctx
+                .runc
+                .run_monitored(&self.id, &opts, monitor)
+                .with_context(fail)?;
             return report_monitored(
                 ctx,
                 "run",
@@ -121,8 +136,11 @@ impl Run {
         } else {
             ctx.runc.run(&self.id, &opts)
         };
-        if status.is_err() {
-            remove_kept_copy(kept.as_deref());
+        // A kept copy is the container's only while the container exists.
+        match (kept, status.is_ok()) {
+            (Some(claim), true) => claim.keep(),
+            (Some(claim), false) => claim.remove(),
+            (None, _) => {}
         }
         let status = status.with_context(fail)?;
         drop(copy);

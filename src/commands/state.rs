@@ -42,20 +42,32 @@ impl State {
 
 /// A container's state object (runc's fields, in runc's order) plus, when
 /// ocictl's monitor knows it, its `"exit"` (see `ocictl state --help`).
+/// The bundle is the user's: when the runtime runs ocictl's private
+/// terminal copy (`-t`), the directory the user gave is shown.
 #[derive(Debug, serde::Serialize)]
 pub struct WithExit<'a> {
     #[serde(flatten)]
-    pub container: &'a Container,
+    pub container: std::borrow::Cow<'a, Container>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit: Option<ocictl::shim::state::ExitJson>,
 }
 
 /// Shared with `list`.
 pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> WithExit<'a> {
-    let exit = container
-        .id
-        .parse()
-        .ok()
-        .and_then(|id| StateDir::of(runc, &id).exit_info().to_json());
-    WithExit { container, exit }
+    let mut shown = std::borrow::Cow::Borrowed(container);
+    let Ok(id) = container.id.parse() else {
+        return WithExit {
+            container: shown,
+            exit: None,
+        };
+    };
+    let dir = StateDir::of(runc, &id);
+    let exit = dir.exit_info_for(container).to_json();
+    if let Some(user) = dir.user_bundle(container) {
+        shown.to_mut().bundle = user.to_string_lossy().into_owned();
+    }
+    WithExit {
+        container: shown,
+        exit,
+    }
 }

@@ -59,7 +59,7 @@ pub(crate) const GLOBAL_FLAGS_WITH_VALUE: &[&str] =
     &["root", "log", "log-format", "criu", "rootless"];
 
 /// The format of the runtime's own log (`--log-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LogFormat {
     Text,
     Json,
@@ -68,7 +68,9 @@ pub enum LogFormat {
 /// A runtime and the global options every invocation gets, in go-runc's
 /// order: `--root --debug --log --log-format --systemd-cgroup --rootless=
 /// --criu`, then `extra_args`, then the subcommand.
-#[derive(Debug, Clone)]
+///
+/// Serialisable: the shim gets the caller's options this way.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Runtime {
     /// The runtime binary: a name looked up on PATH, or a path.
     pub binary: PathBuf,
@@ -81,6 +83,7 @@ pub struct Runtime {
     pub rootless: Option<bool>,
     pub criu: Option<PathBuf>,
     /// Signal the runtime child gets when ocictl dies (PR_SET_PDEATHSIG).
+    #[serde(with = "signal_number")]
     pub pdeath_signal: Option<Signal>,
     /// Start the runtime in its own process group.
     pub setpgid: bool,
@@ -91,6 +94,20 @@ pub struct Runtime {
     /// Kill a runtime call that owes a prompt answer (state, list, kill…)
     /// after this long.
     pub timeout: Option<Duration>,
+}
+
+/// A signal as its number, for [`Runtime`]'s serialised form.
+mod signal_number {
+    use crate::signal::Signal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(s: &Option<Signal>, ser: S) -> Result<S::Ok, S::Error> {
+        s.map(Signal::number).serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Signal>, D::Error> {
+        Ok(Option::<i32>::deserialize(d)?.and_then(Signal::from_number))
+    }
 }
 
 impl Default for Runtime {

@@ -12,6 +12,11 @@
 //!   had to stop writing the file (disk full), then closes.
 //!
 //! Detach keys are handled by the client: the monitor never sees them.
+//!
+//! Before it sends a byte, the client checks whom it talks to: the socket
+//! file belongs to ocictl's own uid, and the peer (SO_PEERCRED) runs as that
+//! uid with the pid the shim recorded. A socket someone else planted never
+//! gets a keystroke.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -31,6 +36,37 @@ pub const FILE_COMPLETE: u8 = b'F';
 pub const RING: u8 = b'R';
 pub const DATA: u8 = b'd';
 pub const WINSIZE: u8 = b'w';
+
+/// A new connection's request, as the shim parses it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Attach { rows: u16, cols: u16 },
+    Logs,
+}
+
+/// The request at the start of a new connection: `Ok(None)` while it is
+/// incomplete, `Err` for one that is not a request.
+pub fn parse_request(buf: &[u8]) -> Result<Option<Request>, u8> {
+    match buf.first() {
+        None => Ok(None),
+        Some(&ATTACH) if buf.len() < 5 => Ok(None),
+        Some(&ATTACH) => Ok(Some(Request::Attach {
+            rows: u16::from_be_bytes([buf[1], buf[2]]),
+            cols: u16::from_be_bytes([buf[3], buf[4]]),
+        })),
+        Some(&LOGS) => Ok(Some(Request::Logs)),
+        Some(&other) => Err(other),
+    }
+}
+
+/// Whom the client expects at the other end.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The shim's pid, from its meta record.
+    pub pid: i32,
+    /// The uid that owns the socket file.
+    pub socket_owner: u32,
+}
 
 /// A client's frame, as the monitor parses it.
 #[derive(Debug, PartialEq, Eq)]
@@ -175,22 +211,62 @@ impl DetachScanner {
     }
 }
 
-/// Connect to a monitor's socket and send `request` (plus `extra`); the
-/// first answer byte comes back with the stream.
-pub fn connect(path: &Path, request: u8, extra: &[u8]) -> io::Result<(u8, UnixStream)> {
+/// Refuse a peer that is not the shim ocictl started.
+fn check_peer(stream: &UnixStream, peer: &Peer) -> io::Result<()> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let me = nix::unistd::geteuid().as_raw();
+    if peer.socket_owner != me {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the attach socket belongs to uid {}, not to uid {me} that ocictl runs as: \
+                 refusing to talk to it",
+                peer.socket_owner
+            ),
+        ));
+    }
+    let cred = getsockopt(stream, PeerCredentials).map_err(io::Error::from)?;
+    if cred.uid() != me || cred.pid() != peer.pid {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the process on the attach socket (pid {}, uid {}) is not the container's \
+                 shim (pid {}, uid {me}): refusing to talk to it",
+                cred.pid(),
+                cred.uid(),
+                peer.pid
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Connect to a shim's socket, check it is the shim (see the module docs),
+/// and send `request` (plus `extra`); the first answer byte comes back
+/// with the stream.
+pub fn connect(
+    path: &Path,
+    peer: &Peer,
+    request: u8,
+    extra: &[u8],
+) -> io::Result<(u8, UnixStream)> {
     let mut stream = UnixStream::connect(path)?;
+    check_peer(&stream, peer)?;
+    // A shim answers at once; a wedged one must not hang the client.
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     let mut msg = vec![request];
     msg.extend_from_slice(extra);
     stream.write_all(&msg)?;
     let mut answer = [0u8; 1];
     stream.read_exact(&mut answer)?;
+    stream.set_read_timeout(None)?;
     Ok((answer[0], stream))
 }
 
 /// Ask a terminal monitor whether its log file is complete: `None` when it
 /// is, the last output it kept when it is not.
-pub fn logs_request(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let (answer, mut stream) = connect(path, LOGS, &[])?;
+pub fn logs_request(path: &Path, peer: &Peer) -> io::Result<Option<Vec<u8>>> {
+    let (answer, mut stream) = connect(path, peer, LOGS, &[])?;
     match answer {
         FILE_COMPLETE => Ok(None),
         RING => {
@@ -220,6 +296,7 @@ pub enum AttachEnd {
 /// refused (another client is attached).
 pub fn attach(
     path: &Path,
+    peer: &Peer,
     keys: &DetachKeys,
     signals: &SignalPipe,
 ) -> io::Result<Result<AttachEnd, String>> {
@@ -228,7 +305,7 @@ pub fn attach(
     let (rows, cols) = size.map(|w| (w.ws_row, w.ws_col)).unwrap_or((0, 0));
     hello.extend_from_slice(&rows.to_be_bytes());
     hello.extend_from_slice(&cols.to_be_bytes());
-    let (answer, mut stream) = connect(path, ATTACH, &hello)?;
+    let (answer, mut stream) = connect(path, peer, ATTACH, &hello)?;
     if answer != OK {
         let mut message = String::new();
         let _ = stream.read_to_string(&mut message);
@@ -401,5 +478,17 @@ mod tests {
         assert_eq!(parse(&mut buf), Ok(Some(Frame::Winsize(24, 80))));
         assert_eq!(parse(&mut buf), Ok(None));
         assert_eq!(parse(&mut vec![b'z', 0, 0]), Err(b'z'));
+    }
+
+    #[test]
+    fn requests_parse_once_complete() {
+        assert_eq!(parse_request(b""), Ok(None));
+        assert_eq!(parse_request(b"A\0\x18"), Ok(None));
+        assert_eq!(
+            parse_request(b"A\0\x18\0\x50"),
+            Ok(Some(Request::Attach { rows: 24, cols: 80 }))
+        );
+        assert_eq!(parse_request(b"L"), Ok(Some(Request::Logs)));
+        assert_eq!(parse_request(b"?"), Err(b'?'));
     }
 }
