@@ -1,5 +1,6 @@
 //! The shipped, generated files: completion scripts (completions/) and man
-//! pages (man/), both from the clap definitions, so they cannot drift. A
+//! pages (man/), both from the clap definitions, and the JSON Schemas of
+//! the output (schemas/), from src/contract.rs, so they cannot drift. A
 //! test regenerates them and compares with what is committed.
 
 use std::io::{self, Write};
@@ -19,6 +20,12 @@ pub fn generate(out: &Path) -> io::Result<()> {
         let script = completion::registration_script(shell)
             .ok_or_else(|| io::Error::other(format!("no completion support for {shell}")))?;
         std::fs::write(completions.join(file), script)?;
+    }
+    let schemas = out.join("schemas");
+    std::fs::create_dir_all(&schemas)?;
+    for published in crate::contract::PUBLISHED {
+        let file = schemas.join(format!("{}.schema.json", published.name));
+        std::fs::write(file, crate::contract::schema_text(published))?;
     }
     let man = out.join("man");
     std::fs::create_dir_all(&man)?;

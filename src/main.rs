@@ -5,6 +5,7 @@ mod assets;
 mod cli;
 mod commands;
 mod completion;
+mod contract;
 mod output;
 mod report;
 

@@ -94,13 +94,17 @@ pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
     let hint = hint(err);
     let _ = match format {
         Format::Json => {
-            let value = serde_json::json!({
-                "error": err.to_string(),
-                "causes": causes,
-                "hint": hint,
-                "exit_code": code,
-            });
-            writeln!(stderr, "{value}")
+            let failure = crate::contract::Failure {
+                error: err.to_string(),
+                causes,
+                hint: hint.map(str::to_string),
+                exit_code: code,
+            };
+            writeln!(
+                stderr,
+                "{}",
+                serde_json::to_string(&failure).unwrap_or_default()
+            )
         }
         Format::Table => {
             let mut text = format!("ocictl: error: {err}\n");
@@ -139,13 +143,14 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
     let hint = lines
         .find_map(|l| l.strip_prefix("tip: "))
         .map(str::to_string);
-    let value = serde_json::json!({
-        "error": error,
-        "causes": [],
-        "hint": hint,
-        "exit_code": exit_code::USAGE,
-    });
-    let _ = writeln!(std::io::stderr().lock(), "{value}");
+    let failure = crate::contract::Failure {
+        error,
+        causes: Vec::new(),
+        hint,
+        exit_code: exit_code::USAGE,
+    };
+    let text = serde_json::to_string(&failure).unwrap_or_default();
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
     std::process::exit(exit_code::USAGE);
 }
 

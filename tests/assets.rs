@@ -21,7 +21,7 @@ fn committed_completions_and_man_pages_are_fresh() {
         .arg(out.path())
         .assert()
         .success();
-    for folder in ["completions", "man"] {
+    for folder in ["completions", "man", "schemas"] {
         let mut generated: Vec<_> = std::fs::read_dir(out.path().join(folder))
             .unwrap()
             .map(|e| e.unwrap().file_name())

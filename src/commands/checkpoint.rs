@@ -179,7 +179,17 @@ impl Checkpoint {
         let summary = checkpoint_store::checkpoint(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot checkpoint container {}", self.id)))?;
         if ctx.format == Format::Json {
-            output::print_json(&summary)?;
+            output::print_json(&crate::contract::Checkpointed {
+                id: summary.container.clone(),
+                action: "checkpoint".into(),
+                image_path: summary.image_path.clone(),
+                bytes: summary.bytes,
+                duration: (summary.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+                left_running: summary.left_running,
+                pre_dump: summary.pre_dump,
+                criu_version: summary.criu_version.clone(),
+                pruned: summary.pruned.clone(),
+            })?;
         } else if self.verbose {
             output::print_text(&format!(
                 "checkpointed {} to {} ({}, {:.2}s, CRIU {}){}\n",

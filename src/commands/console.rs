@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use ocictl::runtime::ConsoleSocket;
 use ocictl::tty::{self, Control, RawMode, Relay, Sink};
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -127,11 +126,11 @@ impl Console {
             return Ok(128 + sig);
         }
         if ctx.format == Format::Json && self.mode != Mode::Forward {
-            output::print_json(&json!({
-                "socket": self.socket,
-                "mode": format!("{:?}", self.mode).to_lowercase(),
-                "pty": console.name,
-            }))?;
+            output::print_json(&crate::contract::Console {
+                socket: self.socket.clone(),
+                mode: format!("{:?}", self.mode).to_lowercase(),
+                pty: console.name.clone(),
+            })?;
         }
         Ok(0)
     }

@@ -7,6 +7,7 @@ use clap::Args;
 use ocictl::runtime::{self, ContainerId, ExecOpts, ExecProcess};
 
 use super::{report_action, Context, Outcome};
+use crate::contract::{Ended, Executed};
 use crate::output::Format;
 use crate::report::UsageError;
 
@@ -207,17 +208,22 @@ fn finish(
             .pid_file
             .as_deref()
             .and_then(|p| runtime::read_pid_file(p).ok());
-        return report_action(
-            ctx,
-            "exec",
-            id,
-            serde_json::json!({ "detached": true, "pid": pid }),
-        );
+        return report_action(ctx, &executed(id, true, pid, Ended::default()));
     }
     if ctx.format == Format::Json {
-        report_action(ctx, "exec", id, super::termination_json(status))?;
+        report_action(ctx, &executed(id, false, None, Ended::of(status)))?;
     }
     Ok(status.shell_code())
+}
+
+fn executed(id: &ContainerId, detached: bool, pid: Option<i32>, ended: Ended) -> Executed {
+    Executed {
+        id: id.to_string(),
+        action: "exec".into(),
+        detached,
+        pid,
+        ended,
+    }
 }
 
 #[cfg(test)]

@@ -40,9 +40,11 @@ impl Kill {
             .with_context(|| format!("cannot send {} to container {}", self.signal, self.id))?;
         report_action(
             ctx,
-            "kill",
-            &self.id,
-            serde_json::json!({ "signal": self.signal.name() }),
+            &crate::contract::Killed {
+                id: self.id.to_string(),
+                action: "kill".into(),
+                signal: crate::contract::signal_name(self.signal),
+            },
         )
     }
 }

@@ -32,8 +32,7 @@ mod version;
 mod wait;
 
 use clap::Subcommand;
-use ocictl::runtime::{ContainerId, Runtime};
-use serde_json::json;
+use ocictl::runtime::Runtime;
 
 use crate::output::{self, Format};
 
@@ -180,19 +179,10 @@ impl Command {
 }
 
 /// The result of a command that only acts (start, pause, delete…): silent
-/// for people, as runc is; `{"id":…,"action":…}` plus `extra` for scripts.
-pub fn report_action(
-    ctx: &Context,
-    action: &str,
-    id: &ContainerId,
-    extra: serde_json::Value,
-) -> Outcome {
+/// for people, as runc is; its contract struct (`src/contract.rs`) for scripts.
+pub fn report_action<T: serde::Serialize>(ctx: &Context, result: &T) -> Outcome {
     if ctx.format == Format::Json {
-        let mut value = json!({ "id": id, "action": action });
-        if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
-            map.extend(extra);
-        }
-        output::print_json(&value)?;
+        output::print_json(result)?;
     }
     Ok(0)
 }
@@ -201,17 +191,4 @@ pub fn report_action(
 /// over the global `--format` when given.
 pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
     short.unwrap_or(ctx.format)
-}
-
-/// How a foreground process ended, for JSON: `{"exit_code": N}` plus
-/// `"signal": "SIGKILL"` when a signal killed it.
-pub fn termination_json(status: ocictl::runtime::Termination) -> serde_json::Value {
-    use ocictl::runtime::Termination;
-    match status {
-        Termination::Exited(code) => json!({ "exit_code": code }),
-        Termination::Signaled(sig) => json!({
-            "exit_code": status.shell_code(),
-            "signal": ocictl::signal::Signal::from_number(sig).map(|s| s.name()),
-        }),
-    }
 }

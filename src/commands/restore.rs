@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use ocictl::checkpoint_store::{self, RestoreRequest};
 use ocictl::runtime::{ContainerId, RestoreOpts};
-use serde_json::json;
 
 use super::checkpoint::{store_error, CriuArgs};
-use super::{report_action, termination_json, Context, Outcome};
+use super::{report_action, Context, Outcome};
+use crate::contract::{Ended, Restored};
 use crate::output::{self, Format};
 
 /// Restore a container from a checkpoint.
@@ -127,20 +127,20 @@ impl Restore {
                 restored.image_path.display()
             ))?;
         }
-        let mut extra = json!({ "image_path": restored.image_path });
+        let result = |ended| Restored {
+            id: self.id.to_string(),
+            action: "restore".into(),
+            image_path: restored.image_path.clone(),
+            detached: self.detach,
+            ended,
+        };
         if self.detach {
-            extra["detached"] = json!(true);
-            report_action(ctx, "restore", &self.id, extra)?;
+            report_action(ctx, &result(Ended::default()))?;
             return Ok(0);
         }
         tracing::debug!(status = %restored.status, "restored container finished");
         if ctx.format == Format::Json {
-            if let (Some(map), serde_json::Value::Object(t)) =
-                (extra.as_object_mut(), termination_json(restored.status))
-            {
-                map.extend(t);
-            }
-            report_action(ctx, "restore", &self.id, extra)?;
+            report_action(ctx, &result(Ended::of(restored.status)))?;
         }
         Ok(restored.status.shell_code())
     }

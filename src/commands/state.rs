@@ -6,6 +6,7 @@ use ocictl::runtime::{Container, ContainerId, Runtime};
 use ocictl::shim::state::StateDir;
 
 use super::{Context, Outcome};
+use crate::contract;
 use crate::output::{self, Format};
 
 /// Show a container's state, as runc prints it (indented JSON).
@@ -14,7 +15,7 @@ use crate::output::{self, Format};
 ///
 /// For a container started with ocictl's monitor, an `"exit"` field is
 /// added once its exit status is known: `{"code": 7, "signal": null, "at":
-/// "…"}` (or `"code": null, "signal": 9` when a signal killed it). When the
+/// "…"}` (or `"code": null, "signal": "SIGKILL"` when a signal killed it). When the
 /// monitor was killed before recording it, `"exit"` says so: code, signal
 /// and at are null and `"unknown"` gives the reason. Otherwise the object is
 /// runc's, unchanged.
@@ -42,20 +43,12 @@ impl State {
 
 /// A container's state object (runc's fields, in runc's order) plus, when
 /// ocictl's monitor knows it, its `"exit"` (see `ocictl state --help`).
-#[derive(Debug, serde::Serialize)]
-pub struct WithExit<'a> {
-    #[serde(flatten)]
-    pub container: &'a Container,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<ocictl::shim::state::ExitJson>,
-}
-
 /// Shared with `list`.
-pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> WithExit<'a> {
+pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> contract::State<'a> {
     let exit = container
         .id
         .parse()
         .ok()
-        .and_then(|id| StateDir::of(runc, &id).exit_info().to_json());
-    WithExit { container, exit }
+        .and_then(|id| contract::Exit::of(&StateDir::of(runc, &id).exit_info()));
+    contract::State { container, exit }
 }

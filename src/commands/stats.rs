@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{cpu_percent, ContainerId, Stats, Status};
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, human_bytes, Format, Table};
@@ -225,9 +224,12 @@ fn sample(ctx: &Context, ids: &[ContainerId], lenient: bool) -> (Vec<Sample>, Ve
 }
 
 fn print_json(samples: &[Sample]) -> anyhow::Result<()> {
-    let value: Vec<_> = samples
+    let value: crate::contract::StatsSample = samples
         .iter()
-        .map(|(id, stats, _)| json!({ "id": id, "stats": stats }))
+        .map(|(id, stats, _)| crate::contract::ContainerStats {
+            id: id.to_string(),
+            stats,
+        })
         .collect();
     Ok(output::print_json(&value)?)
 }

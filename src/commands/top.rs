@@ -35,7 +35,7 @@ impl Top {
             .top(&self.id, &self.ps_options)
             .with_context(|| format!("cannot list the processes of container {}", self.id))?;
         match ctx.format {
-            Format::Json => output::print_json(&top)?,
+            Format::Json => output::print_json::<crate::contract::Top>(&top)?,
             Format::Table => {
                 let headers: Vec<&str> = top.headers.iter().map(String::as_str).collect();
                 let mut table = Table::compact(&headers);

@@ -156,9 +156,11 @@ impl Update {
         ctx.runc.update(&self.id, &opts).with_context(fail)?;
         report_action(
             ctx,
-            "update",
-            &self.id,
-            serde_json::json!({ "resources": opts.resources }),
+            &crate::contract::Updated {
+                id: self.id.to_string(),
+                action: "update".into(),
+                resources: opts.resources,
+            },
         )
     }
 }
