@@ -46,29 +46,81 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     exit_code::FAILURE
 }
 
+/// What the failed command was about, for hints that name it.
+#[derive(Debug, Default)]
+pub struct About {
+    /// The subcommand (`start`, `pause`, …).
+    pub command: String,
+    /// The container it named, if any.
+    pub container: Option<String>,
+}
+
+/// A well-known cause of a runtime failure.
+// Classified from the runtime's message today; the driver's error kinds
+// will say it instead (only `classify` changes then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    NoSuchContainer,
+    NotStopped,
+    NotPaused,
+    NotRunning,
+    HasStopped,
+    IsPaused,
+    AlreadyRunning,
+    ReadOnlyRoot,
+    AlreadyExists,
+}
+
+fn classify(message: &str) -> Option<Cause> {
+    let cause = if message.contains("does not exist") {
+        Cause::NoSuchContainer
+    } else if message.contains("not stopped") {
+        Cause::NotStopped
+    } else if message.contains("not paused") {
+        Cause::NotPaused
+    } else if message.contains("that has stopped") {
+        Cause::HasStopped
+    } else if message.contains("in the paused state") {
+        Cause::IsPaused
+    } else if message.contains("not running") {
+        Cause::NotRunning
+    } else if message.contains("already running") {
+        Cause::AlreadyRunning
+    } else if message.contains("read-only file system") {
+        Cause::ReadOnlyRoot
+    } else if message.contains("container with id exists") || message.contains("already exists") {
+        Cause::AlreadyExists
+    } else {
+        return None;
+    };
+    Some(cause)
+}
+
+/// Every hint's text, in one place: a next step, naming the container.
+fn hint_text(cause: Cause, about: &About) -> String {
+    let id = about.container.as_deref().unwrap_or("ID");
+    match (cause, about.command.as_str()) {
+        (Cause::NoSuchContainer, _) => "`ocictl list` shows the containers under this --root".into(),
+        (Cause::NotStopped, _) => format!("stop it first (`ocictl kill {id} KILL`), or use `ocictl delete --force {id}`"),
+        (Cause::NotPaused, _) => format!("the container is not paused; `ocictl state {id}` shows its status"),
+        (Cause::NotRunning, "pause") => format!("only a running container can be paused: if it is paused already, `ocictl resume {id}` resumes it; `ocictl state {id}` shows its status"),
+        (Cause::NotRunning, _) => format!("the container is not running; `ocictl state {id}` shows its status"),
+        (Cause::HasStopped, "start") => format!("a stopped container cannot be started again: `ocictl delete {id}`, then create it anew (or `ocictl run` it)"),
+        (Cause::HasStopped, _) => format!("the container has stopped; `ocictl delete {id}` removes it"),
+        (Cause::IsPaused, _) => format!("the container is paused: `ocictl resume {id}` resumes it"),
+        (Cause::AlreadyRunning, _) => format!("the container is already running; `ocictl state {id}` shows it"),
+        (Cause::ReadOnlyRoot, _) => "the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable".into(),
+        (Cause::AlreadyExists, _) => format!("choose another ID, or `ocictl delete {id}` the old container first"),
+    }
+}
+
 /// A next step for errors with a well-known cause.
-fn hint(err: &anyhow::Error) -> Option<&'static str> {
+fn hint(err: &anyhow::Error, about: &About) -> Option<String> {
     let message = err
         .chain()
         .find_map(|c| c.downcast_ref::<runtime::Error>())
         .and_then(runtime::Error::runtime_message)?;
-    if message.contains("does not exist") {
-        Some("`ocictl list` shows the containers under this --root")
-    } else if message.contains("not stopped") {
-        Some("stop it first (`ocictl kill ID KILL`), or use `ocictl delete --force ID`")
-    } else if message.contains("not paused") {
-        Some("the container is not paused; `ocictl state ID` shows its status")
-    } else if message.contains("not running") || message.contains("that has stopped") {
-        Some("the container is not running; `ocictl state ID` shows its status")
-    } else if message.contains("already running") {
-        Some("the container is already running")
-    } else if message.contains("read-only file system") {
-        Some("the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable")
-    } else if message.contains("container with id exists") || message.contains("already exists") {
-        Some("choose another ID, or `ocictl delete ID` the old container first")
-    } else {
-        None
-    }
+    classify(message).map(|cause| hint_text(cause, about))
 }
 
 /// The causes below the top message, each said once: an error that shows
@@ -88,16 +140,16 @@ fn causes(err: &anyhow::Error) -> Vec<String> {
 }
 
 /// Print the error to stderr in the chosen format.
-pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
+pub fn print_error(err: &anyhow::Error, format: Format, code: i32, about: &About) {
     let mut stderr = std::io::stderr().lock();
     let causes = causes(err);
-    let hint = hint(err);
+    let hint = hint(err, about);
     let _ = match format {
         Format::Json => {
             let failure = crate::contract::Failure {
                 error: err.to_string(),
                 causes,
-                hint: hint.map(str::to_string),
+                hint: hint.clone(),
                 exit_code: code,
             };
             writeln!(
@@ -124,6 +176,11 @@ pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
 /// stderr like every other error; help and version go out as clap prints them.
 pub fn exit_on_usage_error(err: clap::Error) -> ! {
     use clap::error::ErrorKind;
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // `ocictl` alone prints the help on stdout and exits 0, as runc does.
+        let _ = std::io::stdout().write_all(err.render().to_string().as_bytes());
+        std::process::exit(0);
+    }
     let informational = matches!(
         err.kind(),
         ErrorKind::DisplayHelp

@@ -20,9 +20,6 @@ use crate::report::UsageError;
 /// with the process's status (128+N when signal N killed it); 255 means the
 /// runtime could not start it (e.g. no such program).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl exec web sh -c 'echo $HOME'\n  ocictl exec -e DEBUG=1 --cwd /tmp -u 1000:1000 web id\n  ocictl exec -d --pid-file /run/job.pid web sleep 100\n  ocictl exec -p process.json web"
-)]
 pub struct Exec {
     /// A unix socket that receives the pty master when -t is given.
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]

@@ -144,6 +144,33 @@ impl Command {
         }
     }
 
+    /// The container the command is about, for hints that name it.
+    pub fn container(&self) -> Option<String> {
+        let id = match self {
+            Command::Create(c) => &c.id,
+            Command::Start(c) => &c.id,
+            Command::Run(c) => &c.id,
+            Command::Exec(c) => &c.id,
+            Command::Kill(c) => &c.id,
+            Command::Pause(c) => &c.id,
+            Command::Resume(c) => &c.id,
+            Command::Delete(c) => &c.id,
+            Command::State(c) => &c.id,
+            Command::Ps(c) => &c.id,
+            Command::Top(c) => &c.id,
+            Command::Events(c) => &c.id,
+            Command::Update(c) => &c.id,
+            Command::Attach(c) => &c.id,
+            Command::Logs(c) => &c.id,
+            Command::Wait(c) => &c.id,
+            Command::Checkpoint(c) => &c.id,
+            Command::Restore(c) => &c.id,
+            Command::Stats(c) => return c.ids.first().map(ToString::to_string),
+            _ => return None,
+        };
+        Some(id.to_string())
+    }
+
     pub fn run(self, ctx: &Context) -> Outcome {
         match self {
             Command::Create(c) => c.run(ctx),

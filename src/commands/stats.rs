@@ -23,9 +23,6 @@ const PARALLEL: usize = 8;
 /// one sample, as an array of `{"id": …, "stats": {…}}` in runc's shape
 /// (with --watch, one such array per line and interval).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl stats web db\n  ocictl stats --all --watch\n  ocictl --format json stats web | jq '.[0].stats.memory.usage.usage'"
-)]
 pub struct StatsCmd {
     /// Every running, paused or created container under the root.
     #[arg(short, long)]
@@ -40,8 +37,8 @@ pub struct StatsCmd {
     #[arg(long, default_value = "500ms", value_parser = super::events::parse_interval, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
 
-    /// The containers' IDs.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// The containers' IDs (or --all).
+    #[arg(conflicts_with = "all")]
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
     pub ids: Vec<ContainerId>,
 }
@@ -51,6 +48,12 @@ type Sample = (ContainerId, Stats, Instant);
 
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> Outcome {
+        if self.ids.is_empty() && !self.all {
+            return Err(crate::report::UsageError(
+                "which containers? Name them (`ocictl stats web db`), or give --all for every container".into(),
+            )
+            .into());
+        }
         let stop = Arc::new(AtomicBool::new(false));
         if self.watch {
             for sig in [libc::SIGINT, libc::SIGTERM] {

@@ -13,7 +13,6 @@ use crate::output::{self, Format, Table};
 /// column. Rows of threads are left out; the last column (the command) is
 /// kept whole. `--format json` prints `{"headers": [...], "processes": [[...]]}`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ocictl top web\n  ocictl top web -o pid,user,rss,args")]
 pub struct Top {
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]

@@ -17,9 +17,6 @@ use crate::report::UsageError;
 /// LinuxResources, checks it, and hands it to the runtime on its stdin.
 /// Limits not given stay as they are.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl update --memory 64M --pids-limit 20 web\n  echo '{\"cpu\":{\"shares\":512}}' | ocictl update -r - web"
-)]
 pub struct Update {
     /// An OCI LinuxResources JSON file, or - for standard input (instead of the limit flags).
     #[arg(short = 'r', long, value_name = "FILE|-")]
