@@ -62,6 +62,7 @@ impl StatsCmd {
             }
         }
         let json = ctx.format == Format::Json;
+        let mut widths = Vec::new();
         let (mut before, mut failures) = sample(ctx, &self.targets(ctx)?, self.all);
         if json {
             print_json(&before)?;
@@ -85,7 +86,7 @@ impl StatsCmd {
             if json {
                 print_json(&after)?;
             } else {
-                self.show(&before, &after, &failures)?;
+                widths = self.show(&before, &after, &failures, &widths)?;
             }
             if !self.watch {
                 return report_failures(failures);
@@ -112,12 +113,15 @@ impl StatsCmd {
             .collect())
     }
 
+    /// Print one frame; returns its column widths, which the next frame
+    /// keeps at least (so --watch does not jump as numbers change).
     fn show(
         &self,
         before: &[Sample],
         after: &[Sample],
         failures: &[anyhow::Error],
-    ) -> anyhow::Result<()> {
+        widths: &[usize],
+    ) -> anyhow::Result<Vec<usize>> {
         let mut table = Table::compact(&[
             "ID",
             "CPU %",
@@ -137,19 +141,36 @@ impl StatsCmd {
                 .unwrap_or_else(|| "-".into());
             table.row(row(id, cpu, stats));
         }
+        table.at_least(widths);
         let mut text = String::new();
-        if self.watch && is_terminal() {
+        let screen = if self.watch { terminal_rows() } else { None };
+        if screen.is_some() {
             // Home and clear, as top does.
             text.push_str("\x1b[H\x1b[2J");
         }
-        text.push_str(&table.render());
+        // No header above nothing but an error.
+        if !after.is_empty() || self.watch {
+            let rendered = table.render();
+            match screen {
+                // Keep the header in view: as many rows as fit, then a count.
+                Some(rows) if table.len() + 1 > rows.saturating_sub(1) => {
+                    let fit = rows.saturating_sub(2).max(1);
+                    for line in rendered.lines().take(fit) {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("… {} more\n", table.len() + 1 - fit));
+                }
+                _ => text.push_str(&rendered),
+            }
+        }
         if self.watch {
             for f in failures {
                 text.push_str(&format!("ocictl: {f:#}\n"));
             }
         }
         output::print_text(&text)?;
-        Ok(())
+        Ok(table.widths())
     }
 }
 
@@ -161,9 +182,9 @@ pub struct Usage {
     pub mem_percent: String,
     /// `3 / 20`, or `3` with no limit
     pub pids: String,
-    /// read / written
+    /// read / written, `-` when not reported
     pub block: String,
-    /// received / sent
+    /// received / sent, `-` when the container has no network stats
     pub net: String,
 }
 
@@ -185,12 +206,24 @@ impl Usage {
         };
         let (read, write) = stats.block_io();
         let (rx, tx) = stats.network_io();
+        // What the runtime did not report is `-`, not a made-up 0B / 0B.
+        let block = if stats.blkio.io_service_bytes_recursive.is_empty() {
+            "-".into()
+        } else {
+            format!("{} / {}", human_bytes(read), human_bytes(write))
+        };
+        let net = match &stats.network_interfaces {
+            Some(interfaces) if !interfaces.is_empty() => {
+                format!("{} / {}", human_bytes(rx), human_bytes(tx))
+            }
+            _ => "-".into(),
+        };
         Usage {
             mem,
             mem_percent,
             pids,
-            block: format!("{} / {}", human_bytes(read), human_bytes(write)),
-            net: format!("{} / {}", human_bytes(rx), human_bytes(tx)),
+            block,
+            net,
         }
     }
 }
@@ -264,7 +297,14 @@ pub fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     false
 }
 
-fn is_terminal() -> bool {
+/// The terminal's height when stdout is one.
+fn terminal_rows() -> Option<usize> {
     use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
+    use std::os::fd::AsFd;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    ocictl::tty::window_size(std::io::stdout().as_fd())
+        .map(|w| usize::from(w.ws_row))
+        .filter(|r| *r > 0)
 }
