@@ -36,7 +36,7 @@ pub struct Logs {
     pub tail: Option<usize>,
 
     /// The container's ID.
-    #[arg(add = crate::completion::any_container())]
+    #[arg(add = crate::completion::with_logs())]
     pub id: ContainerId,
 }
 

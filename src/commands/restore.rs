@@ -79,6 +79,7 @@ pub struct Restore {
     pub verbose: bool,
 
     /// The ID the restored container gets.
+    #[arg(add = crate::completion::restorable())]
     pub id: ContainerId,
 }
 
