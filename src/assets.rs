@@ -38,20 +38,28 @@ pub fn generate(out: &Path) -> io::Result<()> {
 }
 
 fn write_page(cmd: &clap::Command, dir: &Path, top: bool) -> io::Result<()> {
-    // The man page has its own EXAMPLES and no VERSION or EXTRA (non-standard
-    // sections); its options are one list, the command's own first.
-    let mut page_cmd = cmd
-        .clone()
-        .after_help(None::<&str>)
-        .mut_args(|a| a.help_heading(None::<&str>));
-    if top {
-        page_cmd = page_cmd.version(None::<&str>);
-    }
-    let page = Man::new(page_cmd)
+    // Only standard sections (man-pages(7)): the page has its own EXAMPLES,
+    // no VERSION or EXTRA; the commands are a subsection of DESCRIPTION and
+    // the options one list, the command's own first.
+    let page_cmd = cmd.clone().mut_args(|a| a.help_heading(None::<&str>));
+    let page = Man::new(page_cmd.clone())
         .manual("ocictl manual")
         .source(format!("ocictl {}", env!("CARGO_PKG_VERSION")));
-    let mut file = std::fs::File::create(dir.join(page.get_filename()))?;
-    page.render(&mut file)?;
+    let mut file = Vec::new();
+    page.render_title(&mut file)?;
+    page.render_name_section(&mut file)?;
+    page.render_synopsis_section(&mut file)?;
+    page.render_description_section(&mut file)?;
+    if page_cmd.get_subcommands().next().is_some() {
+        let mut commands = Vec::new();
+        page.render_subcommands_section(&mut commands)?;
+        let commands =
+            String::from_utf8_lossy(&commands).replacen(".SH SUBCOMMANDS", ".SS Commands", 1);
+        file.write_all(commands.as_bytes())?;
+    }
+    if page_cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        page.render_options_section(&mut file)?;
+    }
     let name = if top { "ocictl" } else { cmd.get_name() };
     let mut roff = Roff::default();
     section(&mut roff, "EXIT STATUS", &help::exit_status(name));
@@ -67,7 +75,12 @@ fn write_page(cmd: &clap::Command, dir: &Path, top: bool) -> io::Result<()> {
     section(&mut roff, "EXAMPLES", &swapped);
     roff.control("SH", ["SEE ALSO"]);
     roff.text([roman(help::see_also(name))]);
-    file.write_all(roff.to_roff().as_bytes())
+    file.write_all(roff.to_roff().as_bytes())?;
+    // Each piece starts with roff's apostrophe preamble: keep the first.
+    const PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+    let text = String::from_utf8_lossy(&file);
+    let body = text.replace(PREAMBLE, "");
+    std::fs::write(dir.join(page.get_filename()), format!("{PREAMBLE}{body}"))
 }
 
 /// A man page section that is a list of terms and what they mean.

@@ -201,7 +201,6 @@ fn every_man_page_teaches_with_standard_sections() {
         "SYNOPSIS",
         "DESCRIPTION",
         "OPTIONS",
-        "SUBCOMMANDS",
         "EXIT STATUS",
         "ENVIRONMENT",
         "FILES",
