@@ -30,6 +30,8 @@ pub fn generate(out: &Path) -> io::Result<()> {
     std::fs::create_dir_all(&man)?;
     let mut cmd = crate::cli::full_command();
     cmd.build();
+    // `ocictl help COMMAND` prints a command's help: no page of its own.
+    cmd = cmd.mut_subcommand("help", |h| h.hide(true));
     write_page(&cmd, &man, true)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_page(sub, &man, false)?;
