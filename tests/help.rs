@@ -256,3 +256,50 @@ fn every_man_page_teaches_with_standard_sections() {
     );
     assert!(checkpoint.contains("75"), "{checkpoint}");
 }
+
+/// Hints name the container the command was about, and fit the command.
+#[test]
+fn hints_name_the_container_and_fit_the_command() {
+    let fake = FakeRuntime::new();
+    fake.set("exit", "1");
+    for (words, runc_says, hint) in [
+        (
+            &["pause", "web"][..],
+            "container not running",
+            "`ocictl resume web`",
+        ),
+        (
+            &["start", "web"],
+            "cannot start a container that has stopped",
+            "`ocictl delete web`",
+        ),
+        (
+            &["start", "web"],
+            "cannot start a container in the paused state",
+            "`ocictl resume web`",
+        ),
+        (
+            &["delete", "web"],
+            "cannot delete container web that is not stopped: running",
+            "`ocictl kill web KILL`",
+        ),
+        (
+            &["resume", "db"],
+            "container not paused",
+            "`ocictl state db`",
+        ),
+    ] {
+        fake.set(
+            "stderr",
+            format!("time=\"2026-11-28T19:07:42Z\" level=error msg=\"{runc_says}\"\n"),
+        );
+        let out = fake.cmd().args(words).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("hint: "))
+            .unwrap_or_else(|| panic!("{words:?}: no hint: {stderr}"));
+        assert!(line.contains(hint), "{words:?}: {line}");
+        assert!(!line.contains(" ID"), "{words:?}: a literal ID: {line}");
+    }
+}
