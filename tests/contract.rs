@@ -284,3 +284,33 @@ fn stats_have_the_same_keys_whichever_runtime_answered() {
     assert_eq!(keys(&value), keys(&runc["data"]));
     assert!(value["cpuset"].is_null());
 }
+
+/// The same command on runc and on youki (which has no cpuset) prints the
+/// same keys, each valid against the one schema.
+#[test]
+fn stats_from_runc_and_youki_have_the_same_keys() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let b = bundle.to_str().unwrap();
+    let mut keys = Vec::new();
+    for runtime in ["runc", "youki"] {
+        let id = unique_id(&format!("contract-{runtime}"));
+        let value = checked(
+            &env,
+            "run",
+            &["--runtime", runtime, "run", "-d", "-b", b, &id],
+        );
+        assert_eq!(value["detached"], true);
+        let stats = checked(&env, "stats", &["--runtime", runtime, "stats", &id]);
+        let section = stats[0]["stats"].as_object().unwrap();
+        keys.push((runtime, section.keys().cloned().collect::<Vec<_>>()));
+        if runtime == "youki" {
+            assert!(section["cpuset"].is_null(), "{stats}");
+        }
+        env.cmd()
+            .args(["--runtime", runtime, "delete", "--force", &id])
+            .assert()
+            .success();
+    }
+    assert_eq!(keys[0].1, keys[1].1, "{keys:?}");
+}
