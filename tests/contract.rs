@@ -314,3 +314,58 @@ fn stats_from_runc_and_youki_have_the_same_keys() {
     }
     assert_eq!(keys[0].1, keys[1].1, "{keys:?}");
 }
+
+/// `console --mode log --output FILE` receives a real container's pty and
+/// reports it in the console schema.
+#[test]
+fn a_console_receiving_a_real_pty_matches_its_schema() {
+    let env = Env::new();
+    let socket = env.dir.path().join("c.sock");
+    let log = env.dir.path().join("out.log");
+    let bundle = env.bundle_with(&["sh", "-c", "echo on-the-pty; sleep 0.2"], true);
+    let mut console = env
+        .std_cmd()
+        .args(["--format", "json", "console", "--mode", "log", "--output"])
+        .arg(&log)
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "no socket");
+        assert!(
+            console.try_wait().unwrap().is_none(),
+            "console exited early"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let id = unique_id("contract-console");
+    let (code, _, stderr) = run(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--console-socket",
+            socket.to_str().unwrap(),
+            "-b",
+            bundle.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let out = console.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid("console", &value);
+    assert_eq!(value["mode"], "log");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("on-the-pty"));
+    env.cmd()
+        .args(["delete", "--force", &id])
+        .assert()
+        .success();
+}
