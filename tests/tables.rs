@@ -78,3 +78,41 @@ fn top_right_aligns_its_numbers() {
         .assert()
         .success();
 }
+
+/// `stats --watch` on a terminal too short for every row: each frame keeps
+/// the header in view and says how many rows did not fit.
+#[test]
+fn stats_watch_keeps_its_header_in_view_on_a_short_terminal() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let ids: Vec<String> = (0..5).map(|_| unique_id("tables-watch")).collect();
+    for id in &ids {
+        let r = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+    }
+    let mut cmd = env.std_cmd();
+    cmd.args(["stats", "--all", "--watch", "--interval", "100ms"]);
+    let mut pty = common::PtySession::spawn(cmd, 5, 120);
+    // 5 rows: the header, 2 containers, then the count of the 3 others.
+    pty.expect("… 3 more");
+    pty.send(b"\x03");
+    pty.wait();
+    let text = pty.text();
+    let frame = text
+        .split("\x1b[2J")
+        .find(|f| f.contains("more"))
+        .expect("a whole frame");
+    let lines: Vec<&str> = frame.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("CPU %"),
+        "{frame:?}"
+    );
+    assert_eq!(
+        lines.get(3).map(|l| l.trim()),
+        Some("… 3 more"),
+        "{frame:?}"
+    );
+    for id in &ids {
+        env.cmd().args(["delete", "--force", id]).assert().success();
+    }
+}
