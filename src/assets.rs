@@ -1,15 +1,15 @@
 //! The shipped, generated files: completion scripts (completions/) and man
-//! pages (man/), both from the clap definitions, so they cannot drift. A
+//! pages (man/), both from the clap definitions, and the JSON Schemas of
+//! the output (schemas/), from src/contract.rs, so they cannot drift. A
 //! test regenerates them and compares with what is committed.
 
 use std::io::{self, Write};
 use std::path::Path;
 
-use clap::CommandFactory;
 use clap_mangen::roff::{roman, Roff};
 use clap_mangen::Man;
 
-use crate::completion;
+use crate::{completion, help};
 
 /// Write completions/ and man/ under `out`.
 pub fn generate(out: &Path) -> io::Result<()> {
@@ -20,10 +20,18 @@ pub fn generate(out: &Path) -> io::Result<()> {
             .ok_or_else(|| io::Error::other(format!("no completion support for {shell}")))?;
         std::fs::write(completions.join(file), script)?;
     }
+    let schemas = out.join("schemas");
+    std::fs::create_dir_all(&schemas)?;
+    for published in crate::contract::PUBLISHED {
+        let file = schemas.join(format!("{}.schema.json", published.name));
+        std::fs::write(file, crate::contract::schema_text(published))?;
+    }
     let man = out.join("man");
     std::fs::create_dir_all(&man)?;
-    let mut cmd = crate::cli::Cli::command();
+    let mut cmd = crate::cli::full_command();
     cmd.build();
+    // `ocictl help COMMAND` prints a command's help: no page of its own.
+    cmd = cmd.mut_subcommand("help", |h| h.hide(true));
     write_page(&cmd, &man, true)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_page(sub, &man, false)?;
@@ -32,29 +40,49 @@ pub fn generate(out: &Path) -> io::Result<()> {
 }
 
 fn write_page(cmd: &clap::Command, dir: &Path, top: bool) -> io::Result<()> {
-    let page = Man::new(cmd.clone())
+    // Only standard sections (man-pages(7)): the page has its own EXAMPLES,
+    // no VERSION or EXTRA; the commands are a subsection of DESCRIPTION and
+    // the options one list, the command's own first.
+    let page_cmd = cmd.clone().mut_args(|a| a.help_heading(None::<&str>));
+    let page = Man::new(page_cmd.clone())
         .manual("ocictl manual")
         .source(format!("ocictl {}", env!("CARGO_PKG_VERSION")));
-    let mut file = std::fs::File::create(dir.join(page.get_filename()))?;
-    page.render(&mut file)?;
-    let name = cmd.get_name();
-    let mut roff = Roff::default();
-    let examples = if top { TOP_EXAMPLES } else { examples(name) };
-    if !examples.is_empty() {
-        // Examples are (what it does, the command): the command is the term.
-        let swapped: Vec<(&str, &str)> = examples.iter().map(|(what, cmd)| (*cmd, *what)).collect();
-        section(&mut roff, "EXAMPLES", &swapped);
+    let mut file = Vec::new();
+    page.render_title(&mut file)?;
+    page.render_name_section(&mut file)?;
+    page.render_synopsis_section(&mut file)?;
+    page.render_description_section(&mut file)?;
+    if page_cmd.get_subcommands().next().is_some() {
+        let mut commands = Vec::new();
+        page.render_subcommands_section(&mut commands)?;
+        let commands =
+            String::from_utf8_lossy(&commands).replacen(".SH SUBCOMMANDS", ".SS Commands", 1);
+        file.write_all(commands.as_bytes())?;
     }
-    section(&mut roff, "EXIT STATUS", EXIT_CODES);
-    section(&mut roff, "ENVIRONMENT", ENVIRONMENT);
-    section(&mut roff, "FILES", FILES);
-    roff.control("SH", ["SEE ALSO"]);
-    roff.text([roman(if top {
-        "runc(8), criu(8), ocictl-run(1), ocictl-checkpoint(1)"
+    if page_cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        page.render_options_section(&mut file)?;
+    }
+    let name = if top { "ocictl" } else { cmd.get_name() };
+    let mut roff = Roff::default();
+    section(&mut roff, "EXIT STATUS", &help::exit_status(name));
+    section(&mut roff, "ENVIRONMENT", help::ENVIRONMENT);
+    section(&mut roff, "FILES", &help::files(name));
+    let examples = if top {
+        help::TOP_EXAMPLES
     } else {
-        "ocictl(1), runc(8)"
-    })]);
-    file.write_all(roff.to_roff().as_bytes())
+        help::examples(name)
+    };
+    // Examples are (what it does, the command): the command is the term.
+    let swapped: Vec<(&str, &str)> = examples.iter().map(|(what, cmd)| (*cmd, *what)).collect();
+    section(&mut roff, "EXAMPLES", &swapped);
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([roman(help::see_also(name))]);
+    file.write_all(roff.to_roff().as_bytes())?;
+    // Each piece starts with roff's apostrophe preamble: keep the first.
+    const PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
+    let text = String::from_utf8_lossy(&file);
+    let body = text.replace(PREAMBLE, "");
+    std::fs::write(dir.join(page.get_filename()), format!("{PREAMBLE}{body}"))
 }
 
 /// A man page section that is a list of terms and what they mean.
@@ -64,105 +92,5 @@ fn section(roff: &mut Roff, title: &str, items: &[(&str, &str)]) {
         roff.control("TP", []);
         roff.text([roman(*term)]);
         roff.text([roman(*meaning)]);
-    }
-}
-
-const EXIT_CODES: &[(&str, &str)] = &[
-    ("0", "Success."),
-    ("1", "ocictl failed (bad bundle, unreadable file or runtime output), or the runtime failed with status 1."),
-    ("2", "Usage error: unknown flag, invalid container ID, unknown signal, bad duration or size."),
-    ("N", "The runtime failed with its own exit status N."),
-    ("N, 128+N", "Foreground run, exec and restore: the container process's exit code, or 128+N when signal N killed it."),
-    ("75", "Another checkpoint of this container is running."),
-    ("124", "The runtime did not answer within --timeout."),
-    ("126", "The runtime binary is not executable."),
-    ("127", "The runtime binary was not found."),
-];
-
-const ENVIRONMENT: &[(&str, &str)] = &[
-    (
-        "OCICTL_RUNTIME",
-        "The runtime binary (--runtime), default runc.",
-    ),
-    ("OCICTL_ROOT", "The runtime's state root (--root)."),
-    ("OCICTL_FORMAT", "Output format, table or json (--format)."),
-    ("RUST_LOG", "Tracing filter, e.g. ocictl=debug."),
-    ("NOTIFY_SOCKET", "Never passed on to the runtime."),
-    (
-        "OCICTL_COMPLETE",
-        "Set by the completion scripts to ask ocictl for completions.",
-    ),
-];
-
-const FILES: &[(&str, &str)] = &[
-    ("/run/runc", "runc's default state root (see --root)."),
-    ("BUNDLE/config.json", "The OCI runtime spec of a container."),
-];
-
-const TOP_EXAMPLES: &[(&str, &str)] = &[
-    (
-        "Make a busybox bundle and run a shell in it.",
-        "ocictl bundle /tmp/demo && ocictl run -t -b /tmp/demo demo",
-    ),
-    ("List containers as JSON.", "ocictl list --format json"),
-    (
-        "Stop a container and remove it.",
-        "ocictl kill demo KILL && ocictl delete demo",
-    ),
-];
-
-fn examples(command: &str) -> &'static [(&'static str, &'static str)] {
-    match command {
-        "create" => &[(
-            "Create a container, then start it.",
-            "ocictl create -b /tmp/demo web && ocictl start web",
-        )],
-        "run" => &[
-            (
-                "Run a container in the foreground; ocictl exits with its status.",
-                "ocictl run -b /tmp/demo job",
-            ),
-            (
-                "Run it in the background.",
-                "ocictl run -d -b /tmp/demo web",
-            ),
-        ],
-        "kill" => &[(
-            "Send SIGKILL to every process of a container.",
-            "ocictl kill --all web KILL",
-        )],
-        "list" => &[("Only the IDs.", "ocictl list -q")],
-        "ps" => &[("Choose ps columns.", "ocictl ps web -o pid,comm")],
-        "state" => &[(
-            "The status field alone.",
-            "ocictl state web --format json | jq -r .status",
-        )],
-        "delete" => &[(
-            "Delete a container even if it still runs.",
-            "ocictl delete --force web",
-        )],
-        "bundle" => &[(
-            "A bundle whose container prints and exits.",
-            "ocictl bundle /tmp/hello -- echo hello",
-        )],
-        "checkpoint" => &[
-            (
-                "From cron (crontab -e as root): every 15 minutes, keep the newest 8 images, and say nothing when the previous run still holds the lock (exit 75).",
-                "*/15 * * * * /usr/local/bin/ocictl checkpoint --leave-running --quiet-if-locked --image-root /var/lib/ocictl/checkpoints --keep 8 web",
-            ),
-            (
-                "One image in one directory, as with runc.",
-                "ocictl checkpoint --image-path /var/tmp/web-image web",
-            ),
-        ],
-        "restore" => &[(
-            "Restore the newest complete image cron saved, in the background.",
-            "ocictl restore --image-root /var/lib/ocictl/checkpoints --latest -d -b /path/to/web-bundle web",
-        )],
-        "completion" => &[(
-            "Enable bash completion for this shell.",
-            "source <(ocictl completion bash)",
-        )],
-        _ => &[],
     }
 }

@@ -17,7 +17,6 @@ use ocictl::signal::Signal;
     name = "ocictl",
     version,
     max_term_width = 100,
-    disable_help_subcommand = true,
     about = ROOT_ABOUT,
     long_about = ROOT_LONG_ABOUT,
     after_help = ROOT_AFTER_HELP
@@ -45,15 +44,17 @@ impl Cli {
     /// subcommand named, which is then parsed already built.
     pub fn parse_with_matches() -> Result<(Cli, clap::ArgMatches), clap::Error> {
         let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
-        let (args, built) = runc_spellings(std::env::args_os().collect(), &root);
+        let args = bare_rootless_means_true(std::env::args_os().collect());
+        let (args, built) = runc_spellings(args, &root);
         let matches = match parsing_command_with(root, built).try_get_matches_from(&args) {
             Ok(matches) => matches,
             // Help and usage errors list the subcommands with their
             // summaries, which only the full definition has: parse again
             // with it (a rare path, so its cost does not matter).
-            Err(_) => <Cli as clap::CommandFactory>::command().try_get_matches_from(&args)?,
+            Err(_) => full_command().try_get_matches_from(&args)?,
         };
-        let cli = Cli::from_arg_matches(&matches)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.global.apply_environment(&matches)?;
         Ok((cli, matches))
     }
 }
@@ -83,6 +84,44 @@ fn runc_spellings(
     (rewritten.args, built)
 }
 
+/// The whole command line with the help that teaches (examples, notes):
+/// for rendering help and man pages, never on the parsing path.
+pub fn full_command() -> clap::Command {
+    crate::help::teach(<Cli as clap::CommandFactory>::command())
+}
+
+/// `--rootless` takes an optional value (runc spells it `--rootless
+/// false`), so clap would take the next word for it: `ocictl --rootless
+/// list` means `--rootless=true list`. Only words before the subcommand's
+/// first operand are looked at, so a container's own argv is never touched.
+fn bare_rootless_means_true(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut words_seen = 0;
+    let mut i = 1;
+    while i < args.len() {
+        let word = args[i].to_string_lossy();
+        if word == "--" {
+            break;
+        }
+        if word == "--rootless" {
+            let next = args.get(i + 1).map(|a| a.to_string_lossy().into_owned());
+            if next.is_some_and(|n| {
+                !n.starts_with('-') && !["true", "false", "auto"].contains(&n.as_str())
+            }) {
+                args[i] = "--rootless=true".into();
+            }
+        } else if !word.starts_with('-') {
+            // The subcommand's name (or a global flag's value), then its
+            // first operand: stop there.
+            words_seen += 1;
+            if words_seen == 2 {
+                break;
+            }
+        }
+        i += 1;
+    }
+    args
+}
+
 /// The command line with deferred subcommands (see [`Cli::parse_with_matches`]).
 #[cfg(test)]
 pub fn parsing_command() -> clap::Command {
@@ -98,7 +137,6 @@ fn parsing_command_with(
     let full_root_settings = |cmd: clap::Command| {
         cmd.version(env!("CARGO_PKG_VERSION"))
             .max_term_width(100)
-            .disable_help_subcommand(true)
             .subcommand_required(true)
             .arg_required_else_help(true)
             .about(ROOT_ABOUT)
@@ -131,21 +169,24 @@ working. ocictl adds human tables, `--format json` on every command, terminals t
 const ROOT_AFTER_HELP: &str = "Run `ocictl COMMAND --help` for a command's flags. Exit codes and the JSON contract are in the README and `man ocictl`.";
 
 /// Options every command takes, before or after the subcommand's name.
+///
+/// Four of them also come from the environment (OCICTL_RUNTIME,
+/// OCICTL_ROOT, OCICTL_TIMEOUT, OCICTL_FORMAT), read after parsing rather
+/// than by clap's `env`: clap shows a value from the environment in usage
+/// lines as if it had been typed (`Usage: ocictl kill --root <DIR> <ID>`),
+/// and its errors would name the flag, not the variable.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
-    /// The runtime binary: a name looked up on PATH, or a path.
-    #[arg(
-        long,
-        global = true,
-        env = "OCICTL_RUNTIME",
-        default_value = "runc",
-        value_name = "NAME|PATH"
-    )]
+    /// The runtime binary: a name looked up on PATH, or a path [env:
+    /// OCICTL_RUNTIME].
+    #[arg(long, global = true, default_value = "runc", value_name = "NAME|PATH")]
     pub runtime: PathBuf,
 
     /// Root directory for the runtime's container state (runc's default:
-    /// /run/runc). It must be a directory, or not exist yet.
-    #[arg(long, global = true, env = "OCICTL_ROOT", value_name = "DIR", value_parser = parse_root_arg)]
+    /// /run/runc). It must be a directory, or not exist yet [env:
+    /// OCICTL_ROOT].
+    #[arg(long, global = true, value_name = "DIR", value_parser = parse_root_arg)]
     pub root: Option<PathBuf>,
 
     /// Pass --debug to the runtime and show the exact argv ocictl runs.
@@ -194,11 +235,10 @@ pub struct GlobalOpts {
     /// Kill a runtime call that owes a prompt answer (state, list, kill,
     /// pause, …) after this long, so ocictl never hangs on a hung runtime.
     /// `run`, `create`, `exec`, `restore`, `checkpoint` and `events` are
-    /// never timed out.
+    /// never timed out [env: OCICTL_TIMEOUT].
     #[arg(
         long,
         global = true,
-        env = "OCICTL_TIMEOUT",
         default_value = DEFAULT_TIMEOUT,
         value_parser = parse_timeout_arg,
         allow_hyphen_values = true,
@@ -206,16 +246,60 @@ pub struct GlobalOpts {
     )]
     pub timeout: Duration,
 
-    /// Output format: table (for people) or json (one JSON value, for scripts).
+    /// Output format: table (for people) or json (one JSON value, for
+    /// scripts) [env: OCICTL_FORMAT].
     #[arg(
         long,
         global = true,
         value_enum,
-        env = "OCICTL_FORMAT",
         default_value = "table",
         value_name = "table|json"
     )]
     pub format: Format,
+
+    /// Whether the format came from OCICTL_FORMAT (a choice, as the flag is).
+    #[arg(skip)]
+    pub format_from_env: bool,
+}
+
+impl GlobalOpts {
+    /// Take OCICTL_RUNTIME, OCICTL_ROOT, OCICTL_TIMEOUT and OCICTL_FORMAT
+    /// for the options the command line did not give. A bad value is a
+    /// usage error that names the variable.
+    fn apply_environment(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        use clap::parser::ValueSource;
+        let from_env = |id: &str, var: &str| -> Option<String> {
+            if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                return None;
+            }
+            std::env::var(var).ok().filter(|v| !v.is_empty())
+        };
+        let invalid = |var: &str, value: &str, why: String| {
+            let flag = var.trim_start_matches("OCICTL_").to_ascii_lowercase();
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value {value:?} in the environment variable {var} (--{flag}): {why}\n"
+                ),
+            )
+        };
+        if let Some(v) = from_env("runtime", "OCICTL_RUNTIME") {
+            self.runtime = v.into();
+        }
+        if let Some(v) = from_env("root", "OCICTL_ROOT") {
+            self.root = Some(parse_root_arg(&v).map_err(|why| invalid("OCICTL_ROOT", &v, why))?);
+        }
+        if let Some(v) = from_env("timeout", "OCICTL_TIMEOUT") {
+            self.timeout =
+                parse_timeout_arg(&v).map_err(|why| invalid("OCICTL_TIMEOUT", &v, why))?;
+        }
+        if let Some(v) = from_env("format", "OCICTL_FORMAT") {
+            self.format = <Format as clap::ValueEnum>::from_str(&v, true)
+                .map_err(|_| invalid("OCICTL_FORMAT", &v, "it must be table or json".into()))?;
+            self.format_from_env = true;
+        }
+        Ok(())
+    }
 }
 
 pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -310,7 +394,8 @@ mod tests {
     /// once built, the same help for every subcommand.
     #[test]
     fn the_parsing_command_line_matches_the_full_one() {
-        let full = Cli::command();
+        let mut full = Cli::command();
+        full.build();
         let mut deferred = parsing_command();
         deferred.build();
         let describe = |c: &clap::Command| {

@@ -5,6 +5,8 @@ mod assets;
 mod cli;
 mod commands;
 mod completion;
+mod contract;
+mod help;
 mod long_flags;
 mod output;
 mod report;
@@ -17,10 +19,11 @@ fn main() -> ExitCode {
         cli::Cli::parse_with_matches().unwrap_or_else(|err| report::exit_on_usage_error(err));
     // Where runc prints JSON (events), a script that did not ask for a
     // format gets runc's shape; a person at a terminal gets readable lines.
-    let format_chosen = !matches!(
-        matches.value_source("format"),
-        None | Some(clap::parser::ValueSource::DefaultValue)
-    );
+    let format_chosen = cli.global.format_from_env
+        || !matches!(
+            matches.value_source("format"),
+            None | Some(clap::parser::ValueSource::DefaultValue)
+        );
     init_tracing(cli.global.debug);
     let format = cli.global.format;
     let ctx = commands::Context {
@@ -30,12 +33,16 @@ fn main() -> ExitCode {
     };
     // `list -f json` and `ps -f json` report their errors as JSON too.
     let error_format = cli.command.own_format().unwrap_or(format);
+    let about = report::About {
+        command: matches.subcommand_name().unwrap_or_default().to_string(),
+        container: cli.command.container(),
+    };
     let code = match cli.command.run(&ctx) {
         Ok(code) => code,
         Err(err) if report::is_broken_pipe(&err) => 0,
         Err(err) => {
             let code = report::exit_code_of(&err);
-            report::print_error(&err, error_format, code);
+            report::print_error(&err, error_format, code, &about);
             code
         }
     };

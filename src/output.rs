@@ -58,6 +58,11 @@ pub struct Table {
     rows: Vec<Vec<String>>,
     min_width: usize,
     padding: usize,
+    /// Columns whose cells are all numbers are right-aligned (top's PID,
+    /// %CPU, RSS…); runc's list layout keeps tabwriter's left alignment.
+    align_numbers: bool,
+    /// Widths a column never shrinks below (stats --watch stays steady).
+    floor: Vec<usize>,
 }
 
 impl Table {
@@ -67,6 +72,8 @@ impl Table {
             rows: vec![header.iter().map(|h| h.to_string()).collect()],
             min_width: 12,
             padding: 3,
+            align_numbers: false,
+            floor: Vec::new(),
         }
     }
 
@@ -74,7 +81,8 @@ impl Table {
         self.rows.push(cells);
     }
 
-    pub fn render(&self) -> String {
+    /// The width of each column: its widest cell, at least its floor.
+    pub fn widths(&self) -> Vec<usize> {
         let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let mut widths = vec![0; columns];
         for row in &self.rows {
@@ -82,15 +90,47 @@ impl Table {
                 widths[i] = widths[i].max(cell.chars().count());
             }
         }
+        for (w, floor) in widths.iter_mut().zip(&self.floor) {
+            *w = (*w).max(*floor);
+        }
+        widths
+    }
+
+    /// Keep every column at least as wide as `widths` (a previous frame's).
+    pub fn at_least(&mut self, widths: &[usize]) {
+        self.floor = widths.to_vec();
+    }
+
+    pub fn render(&self) -> String {
+        let widths = self.widths();
+        let numeric: Vec<bool> = (0..widths.len())
+            .map(|i| {
+                self.align_numbers
+                    && self.rows.len() > 1
+                    && self.rows[1..]
+                        .iter()
+                        .all(|r| r.get(i).is_some_and(|c| is_number(c)))
+            })
+            .collect();
         let mut text = String::new();
         for row in &self.rows {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
-                line.push_str(cell);
-                if i + 1 < row.len() {
+                let last = i + 1 == row.len();
+                let len = cell.chars().count();
+                let fill = widths[i].saturating_sub(len);
+                if numeric[i] {
+                    line.extend(std::iter::repeat_n(' ', fill));
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    if !last {
+                        line.extend(std::iter::repeat_n(' ', fill));
+                    }
+                }
+                if !last {
                     let width = (widths[i] + self.padding).max(self.min_width);
-                    let pad = width.saturating_sub(cell.chars().count());
-                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.extend(std::iter::repeat_n(' ', width - widths[i]));
                 }
             }
             text.push_str(line.trim_end());
@@ -144,8 +184,23 @@ impl Table {
             rows: vec![header.iter().map(|h| h.to_string()).collect()],
             min_width: 0,
             padding: 2,
+            align_numbers: true,
+            floor: Vec::new(),
         }
     }
+
+    /// How many rows there are below the header.
+    pub fn len(&self) -> usize {
+        self.rows.len() - 1
+    }
+}
+
+/// A cell that is a number (`42`, `0.5`, `12.5%`) is right-aligned.
+fn is_number(cell: &str) -> bool {
+    let digits = cell.strip_suffix('%').unwrap_or(cell);
+    !digits.is_empty()
+        && digits.parse::<f64>().is_ok()
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 #[cfg(test)]
@@ -164,6 +219,25 @@ mod tests {
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines[0], "ID                    PID         OWNER");
         assert_eq!(lines[1], "a-long-container-id   42          root");
+    }
+
+    #[test]
+    fn compact_tables_right_align_numbers() {
+        let mut t = Table::compact(&["PID", "CMD"]);
+        t.row(vec!["7".into(), "sh".into()]);
+        t.row(vec!["1234".into(), "sleep 10".into()]);
+        let text = t.render();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines, [" PID  CMD", "   7  sh", "1234  sleep 10"]);
+    }
+
+    #[test]
+    fn a_floor_keeps_columns_steady() {
+        let mut t = Table::compact(&["ID", "CPU %"]);
+        t.row(vec!["a".into(), "1.00%".into()]);
+        t.at_least(&[6, 7]);
+        assert_eq!(t.render().lines().next().unwrap(), "ID        CPU %");
+        assert_eq!(t.widths(), [6, 7]);
     }
 
     #[test]

@@ -50,27 +50,71 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     exit_code::FAILURE
 }
 
-/// A next step for errors with a well-known cause, keyed on what the
-/// runtime's failure means (its [`runtime::ErrorKind`]), never its wording.
-fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    use runtime::ErrorKind::*;
+/// What the failed command was about, for hints that name it.
+#[derive(Debug, Default)]
+pub struct About {
+    /// The subcommand (`start`, `pause`, …).
+    pub command: String,
+    /// The container it named, if any.
+    pub container: Option<String>,
+}
+
+/// A well-known cause of a runtime failure, from the driver's
+/// [`runtime::ErrorKind`] (never from the runtime's wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    NoSuchContainer,
+    NotStopped,
+    NotPaused,
+    NotRunning,
+    HasStopped,
+    IsPaused,
+    AlreadyRunning,
+    ReadOnlyRoot,
+    AlreadyExists,
+}
+
+fn classify(kind: runtime::ErrorKind) -> Option<Cause> {
+    use runtime::ErrorKind as K;
+    Some(match kind {
+        K::NotFound => Cause::NoSuchContainer,
+        K::NotStopped => Cause::NotStopped,
+        K::NotPaused => Cause::NotPaused,
+        K::NotRunning => Cause::NotRunning,
+        K::HasStopped => Cause::HasStopped,
+        K::IsPaused => Cause::IsPaused,
+        K::AlreadyRunning => Cause::AlreadyRunning,
+        K::ReadOnlyRoot => Cause::ReadOnlyRoot,
+        K::AlreadyExists => Cause::AlreadyExists,
+        K::Vanished | K::Other => return None,
+    })
+}
+
+/// Every hint's text, in one place: a next step, naming the container.
+fn hint_text(cause: Cause, about: &About) -> String {
+    let id = about.container.as_deref().unwrap_or("ID");
+    match (cause, about.command.as_str()) {
+        (Cause::NoSuchContainer, _) => "`ocictl list` shows the containers under this --root".into(),
+        (Cause::NotStopped, _) => format!("stop it first (`ocictl kill {id} KILL`), or use `ocictl delete --force {id}`"),
+        (Cause::NotPaused, _) => format!("the container is not paused; `ocictl state {id}` shows its status"),
+        (Cause::NotRunning, "pause") => format!("only a running container can be paused: if it is paused already, `ocictl resume {id}` resumes it; `ocictl state {id}` shows its status"),
+        (Cause::NotRunning, _) => format!("the container is not running; `ocictl state {id}` shows its status"),
+        (Cause::HasStopped, "start") => format!("a stopped container cannot be started again: `ocictl delete {id}`, then create it anew (or `ocictl run` it)"),
+        (Cause::HasStopped, _) => format!("the container has stopped; `ocictl delete {id}` removes it"),
+        (Cause::IsPaused, _) => format!("the container is paused: `ocictl resume {id}` resumes it"),
+        (Cause::AlreadyRunning, _) => format!("the container is already running; `ocictl state {id}` shows it"),
+        (Cause::ReadOnlyRoot, _) => "the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable".into(),
+        (Cause::AlreadyExists, _) => format!("choose another ID, or `ocictl delete {id}` the old container first"),
+    }
+}
+
+/// A next step for errors with a well-known cause.
+fn hint(err: &anyhow::Error, about: &About) -> Option<String> {
     let kind = err
         .chain()
         .find_map(|c| c.downcast_ref::<runtime::Error>())
         .and_then(runtime::Error::kind)?;
-    match kind {
-        NotFound => Some("`ocictl list` shows the containers under this --root"),
-        NotStopped => {
-            Some("stop it first (`ocictl kill ID KILL`), or use `ocictl delete --force ID`")
-        }
-        NotPaused => Some("the container is not paused; `ocictl state ID` shows its status"),
-        NotRunning => Some("the container is not running; `ocictl state ID` shows its status"),
-        HasStopped => Some("its process has ended: `ocictl delete ID`, then create it again"),
-        AlreadyRunning => Some("the container is already running"),
-        ReadOnlyRoot => Some("the path above is on a read-only file system; the runtime keeps container state under --root (default /run/runc), which must be writable"),
-        AlreadyExists => Some("choose another ID, or `ocictl delete ID` the old container first"),
-        Vanished | Other => None,
-    }
+    classify(kind).map(|cause| hint_text(cause, about))
 }
 
 /// The causes below the top message, each said once: an error that shows
@@ -90,19 +134,23 @@ fn causes(err: &anyhow::Error) -> Vec<String> {
 }
 
 /// Print the error to stderr in the chosen format.
-pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
+pub fn print_error(err: &anyhow::Error, format: Format, code: i32, about: &About) {
     let mut stderr = std::io::stderr().lock();
     let causes = causes(err);
-    let hint = hint(err);
+    let hint = hint(err, about);
     let _ = match format {
         Format::Json => {
-            let value = serde_json::json!({
-                "error": err.to_string(),
-                "causes": causes,
-                "hint": hint,
-                "exit_code": code,
-            });
-            writeln!(stderr, "{value}")
+            let failure = crate::contract::Failure {
+                error: err.to_string(),
+                causes,
+                hint: hint.clone(),
+                exit_code: code,
+            };
+            writeln!(
+                stderr,
+                "{}",
+                serde_json::to_string(&failure).unwrap_or_default()
+            )
         }
         Format::Table => {
             let mut text = format!("ocictl: error: {err}\n");
@@ -122,6 +170,11 @@ pub fn print_error(err: &anyhow::Error, format: Format, code: i32) {
 /// stderr like every other error; help and version go out as clap prints them.
 pub fn exit_on_usage_error(err: clap::Error) -> ! {
     use clap::error::ErrorKind;
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // `ocictl` alone prints the help on stdout and exits 0, as runc does.
+        let _ = std::io::stdout().write_all(err.render().to_string().as_bytes());
+        std::process::exit(0);
+    }
     let informational = matches!(
         err.kind(),
         ErrorKind::DisplayHelp
@@ -141,13 +194,14 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
     let hint = lines
         .find_map(|l| l.strip_prefix("tip: "))
         .map(str::to_string);
-    let value = serde_json::json!({
-        "error": error,
-        "causes": [],
-        "hint": hint,
-        "exit_code": exit_code::USAGE,
-    });
-    let _ = writeln!(std::io::stderr().lock(), "{value}");
+    let failure = crate::contract::Failure {
+        error,
+        causes: Vec::new(),
+        hint,
+        exit_code: exit_code::USAGE,
+    };
+    let text = serde_json::to_string(&failure).unwrap_or_default();
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
     std::process::exit(exit_code::USAGE);
 }
 

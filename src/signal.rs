@@ -118,6 +118,10 @@ impl FromStr for Signal {
         }
         let upper = trimmed.to_ascii_uppercase();
         let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+        if bare == "0" {
+            // `SIG0`, the name the JSON contract gives the null signal.
+            return Ok(Signal(0));
+        }
         if let Some((_, n)) = NAMES.iter().find(|(name, _)| *name == bare) {
             return Ok(Signal(*n));
         }

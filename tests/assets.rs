@@ -21,7 +21,7 @@ fn committed_completions_and_man_pages_are_fresh() {
         .arg(out.path())
         .assert()
         .success();
-    for folder in ["completions", "man"] {
+    for folder in ["completions", "man", "schemas"] {
         let mut generated: Vec<_> = std::fs::read_dir(out.path().join(folder))
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -197,4 +197,138 @@ fn man_pages_render_without_warnings() {
             page.display()
         );
     }
+}
+
+#[test]
+fn completion_offers_attachable_and_logged_containers_and_no_flag_twice() {
+    let env = Env::new();
+    let tty = env.bundle_with(&["sh"], true);
+    let plain = env.bundle(&["sleep", "1000"]);
+    let with_tty = unique_id("comp-tty");
+    let without = unique_id("comp-plain");
+    let r = env.run_detached(args!["run", "-d", "-t", "-b", tty, with_tty]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = env.run_detached(args!["run", "-d", "-b", plain, without]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let root = env.root.to_str().unwrap();
+
+    assert_eq!(
+        bash_complete(&["ocictl", "--root", root, "attach", ""]),
+        vec![with_tty.clone()]
+    );
+    assert_eq!(
+        bash_complete(&["ocictl", "--root", root, "logs", ""]),
+        vec![with_tty.clone()]
+    );
+    let mut kill = bash_complete(&["ocictl", "--root", root, "kill", ""]);
+    kill.sort();
+    let mut both = vec![with_tty.clone(), without.clone()];
+    both.sort();
+    assert_eq!(kill, both, "kill still offers every live container");
+
+    let flags = bash_flags(&["ocictl", "--root", root, "kill", "--all", "--"]);
+    assert!(!flags.contains(&"--all".to_string()), "{flags:?}");
+    assert!(!flags.contains(&"--root".to_string()), "{flags:?}");
+    assert!(flags.contains(&"--format".to_string()), "{flags:?}");
+    let exec = bash_flags(&["ocictl", "exec", "-e", "A=1", "--"]);
+    assert!(
+        exec.contains(&"--env".to_string()),
+        "-e may be repeated: {exec:?}"
+    );
+}
+
+#[test]
+fn restore_with_an_image_root_completes_the_ids_under_it() {
+    let images = tempfile::tempdir().unwrap();
+    for dir in ["web", "db", ".partial-x"] {
+        std::fs::create_dir(images.path().join(dir)).unwrap();
+    }
+    std::fs::write(images.path().join("notes.txt"), "").unwrap();
+    let root = images.path().to_str().unwrap();
+    let mut ids = bash_complete(&["ocictl", "restore", "--image-root", root, "--latest", ""]);
+    ids.sort();
+    assert_eq!(ids, ["db", "web"]);
+    assert_eq!(
+        bash_complete(&["ocictl", "restore", "--image-root", root, "--latest", "w"]),
+        ["web"]
+    );
+}
+
+/// The flags bash is offered for `words`.
+fn bash_flags(words: &[&str]) -> Vec<String> {
+    let bin_dir = ocictl_path().parent().unwrap().to_path_buf();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source {}/completions/ocictl.bash\nCOMP_WORDS=({})\nCOMP_CWORD={}\n_clap_complete_ocictl ocictl '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        repo().display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.last().unwrap(),
+    );
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .env("PATH", path)
+        .output()
+        .expect("bash runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// zsh with the completions directory on fpath, in a real terminal (tmux):
+/// the very first TAB completes.
+#[test]
+fn zsh_from_fpath_completes_on_the_first_tab() {
+    let home = tempfile::tempdir().unwrap();
+    let bin_dir = ocictl_path().parent().unwrap().to_path_buf();
+    let socket = format!("ocictl-zsh-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/setup --tests installs it)")
+    };
+    let shell = format!(
+        "env -i HOME={} TERM=xterm PATH={}:/usr/bin:/bin zsh -f",
+        home.path().display(),
+        bin_dir.display()
+    );
+    assert!(
+        tmux(&["new-session", "-d", "-x", "150", "-y", "20", &shell])
+            .status
+            .success()
+    );
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = screen();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} on the screen:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let setup = format!(
+        "fpath=({}/completions $fpath); autoload -U compinit; compinit -u; echo READY",
+        repo().display()
+    );
+    tmux(&["send-keys", &setup, "Enter"]);
+    wait_for("\nREADY");
+    tmux(&["send-keys", "ocictl resu", "Tab"]);
+    let text = wait_for("ocictl resume");
+    tmux(&["kill-server"]);
+    assert!(text.contains("ocictl resume"), "{text}");
 }

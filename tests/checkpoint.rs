@@ -132,7 +132,7 @@ fn image_root_with_keep_2_leaves_two_complete_images_and_restores_the_latest() {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(summary["container"], id.as_str());
+        assert_eq!(summary["id"], id.as_str());
         assert_eq!(summary["left_running"], true);
         assert!(summary["bytes"].as_u64().unwrap() > 0);
         assert!(summary["duration"].as_f64().unwrap() > 0.0);

@@ -326,7 +326,7 @@ fn run_detached_then_kill_and_delete() {
         .args(["--format", "json", "delete", &id])
         .assert()
         .success()
-        .stdout(format!("{{\"action\":\"delete\",\"id\":\"{id}\"}}\n"));
+        .stdout(format!("{{\"id\":\"{id}\",\"action\":\"delete\"}}\n"));
     assert!(w.env.runc_ids().is_empty());
     assert!(tree(&w.tmp).is_empty(), "nothing left in TMPDIR");
     // And gone for ocictl too.

@@ -99,7 +99,7 @@ fn a_container_killed_with_kill_reports_signal_9() {
     let out = env.cmd().args(["wait", &id]).output().unwrap();
     assert_eq!(out.status.code(), Some(128 + 9), "{out:?}");
     let state = env.state(&id);
-    assert_eq!(state["exit"]["signal"], 9, "{state}");
+    assert_eq!(state["exit"]["signal"], "SIGKILL", "{state}");
     assert!(state["exit"]["code"].is_null(), "{state}");
 }
 

@@ -80,14 +80,14 @@ pub(super) fn image_name_now() -> String {
 }
 
 /// An entry of `DIR/<id>/` that is not an image, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub path: PathBuf,
     pub reason: String,
 }
 
 /// A partial image a crashed run left, and what this run did with it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Recovery {
     /// CRIU had finished it: it is now a complete image at `image`.

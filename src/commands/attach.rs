@@ -29,7 +29,7 @@ pub struct Attach {
     pub detach_keys: DetachKeys,
 
     /// The container's ID.
-    #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(add = crate::completion::attachable())]
     pub id: ContainerId,
 }
 

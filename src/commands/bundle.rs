@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use ocictl::bundle::{make_busybox_bundle, DemoBundle};
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -57,7 +56,10 @@ impl Bundle {
         make_busybox_bundle(&self.dir, &demo)
             .with_context(|| format!("cannot make a bundle in {}", self.dir.display()))?;
         if ctx.format == Format::Json {
-            output::print_json(&json!({ "bundle": self.dir, "args": demo.args }))?;
+            output::print_json(&crate::contract::BundleMade {
+                bundle: self.dir.clone(),
+                args: demo.args.clone(),
+            })?;
         }
         Ok(0)
     }

@@ -208,7 +208,19 @@ impl Checkpoint {
             }
         };
         if ctx.format == Format::Json {
-            output::print_json(&summary)?;
+            output::print_json(&crate::contract::Checkpointed {
+                id: summary.container.clone(),
+                action: "checkpoint".into(),
+                image_path: summary.image_path.clone(),
+                bytes: summary.bytes,
+                duration: (summary.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+                left_running: summary.left_running,
+                pre_dump: summary.pre_dump,
+                criu_version: summary.criu_version.clone(),
+                pruned: summary.pruned.clone(),
+                recovered: summary.recovered.clone(),
+                interrupted_by: summary.interrupted_by.clone(),
+            })?;
         } else if self.verbose {
             output::print_text(&format!(
                 "checkpointed {} to {} ({}, {:.2}s, CRIU {}){}\n",

@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use ocictl::runtime::ConsoleSocket;
 use ocictl::tty::{self, Control, RawMode, Relay, Sink};
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -18,16 +17,11 @@ use crate::report::UsageError;
 ///
 /// Listens on SOCKET, receives the pty master the runtime sends there
 /// (`ocictl create --console-socket SOCKET …` or `run -d --console-socket
-/// SOCKET …`), and keeps it until the container's side closes:
-///
-///   forward  wire it to this terminal (raw mode; detach by ending the
-///            container's shell, or SIGTERM to this process)
-///   null     read and discard what the container prints
-///   log      append what the container prints to --log FILE
+/// SOCKET …`), and keeps it until the container's side closes, in one of
+/// the modes --mode lists.
 ///
 /// The socket is removed once the runtime has connected, or when ocictl
-/// stops (Ctrl-C, SIGTERM). Start it before the container, e.g.
-/// `ocictl console --mode log --log out.txt /run/c.sock &`, then wait for
+/// stops (Ctrl-C, SIGTERM). Start it before the container, then wait for
 /// the socket to appear.
 #[derive(Debug, Args)]
 pub struct Console {
@@ -35,23 +29,40 @@ pub struct Console {
     #[arg(long, value_enum, default_value_t = Mode::Forward)]
     pub mode: Mode,
 
-    /// The socket to listen on (it must not exist yet). With --mode log,
-    /// the global --log FILE names the file the output is appended to.
+    /// With --mode log: the file the container's output is appended to.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+
+    /// The socket to listen on (it must not exist yet).
     #[arg(value_name = "SOCKET", value_hint = clap::ValueHint::FilePath)]
     pub socket: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
+    /// Wire it to this terminal (raw mode; detach by ending the container's
+    /// shell, or SIGTERM to this process).
     Forward,
+    /// Read and discard what the container prints.
     Null,
+    /// Append what the container prints to --output FILE.
     Log,
 }
 
 impl Console {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("console socket {}", self.socket.display());
-        let log = match (self.mode, &ctx.runc.log) {
+        // The old spelling, the global --log, still works here (console
+        // runs no runtime, so it cannot be taken for the runtime's log).
+        let output = match (&self.output, &ctx.runc.log) {
+            (Some(file), _) => Some(file),
+            (None, Some(file)) => {
+                eprintln!("ocictl: warning: `console --log FILE` is deprecated: use `console --output FILE` (--log names the runtime's log everywhere else)");
+                Some(file)
+            }
+            (None, None) => None,
+        };
+        let log = match (self.mode, output) {
             (Mode::Log, Some(file)) => Some(
                 std::fs::OpenOptions::new()
                     .create(true)
@@ -60,10 +71,10 @@ impl Console {
                     .with_context(|| format!("cannot open the log file {}", file.display()))?,
             ),
             (Mode::Log, None) => {
-                return Err(UsageError("--mode log needs --log FILE".into()).into());
+                return Err(UsageError("--mode log needs --output FILE".into()).into());
             }
             (_, Some(_)) => {
-                return Err(UsageError("--log FILE goes with --mode log".into()).into());
+                return Err(UsageError("--output FILE goes with --mode log".into()).into());
             }
             (_, None) => None,
         };
@@ -132,11 +143,11 @@ impl Console {
             return Ok(128 + sig);
         }
         if ctx.format == Format::Json && self.mode != Mode::Forward {
-            output::print_json(&json!({
-                "socket": self.socket,
-                "mode": format!("{:?}", self.mode).to_lowercase(),
-                "pty": console.name,
-            }))?;
+            output::print_json(&crate::contract::Console {
+                socket: self.socket.clone(),
+                mode: format!("{:?}", self.mode).to_lowercase(),
+                pty: console.name.clone(),
+            })?;
         }
         Ok(0)
     }

@@ -9,6 +9,7 @@ use ocictl::runtime::{ContainerId, CreateOpts};
 use ocictl::shim::client::{MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
+use crate::contract::Created;
 
 /// Create a container from a bundle; `ocictl start` runs its process.
 ///
@@ -161,23 +162,21 @@ impl MonitorArgs {
     }
 }
 
-/// Report a container started under a monitor: silent for people (a
-/// warning on stderr if it is not monitored after all), JSON with the
-/// monitor's pid for scripts.
-pub fn report_monitored(
-    ctx: &Context,
-    action: &str,
-    id: &ContainerId,
-    started: Monitored,
-    mut extra: serde_json::Value,
-) -> Outcome {
+/// A container started under a monitor: a warning on stderr if it is not
+/// monitored after all; the monitor's pid, for the JSON result.
+pub fn monitor_pid(id: &ContainerId, started: Monitored) -> Option<i32> {
     if let Some(warning) = &started.warning {
         eprintln!("ocictl: warning: container {id}: {warning}");
     }
-    if let Some(map) = extra.as_object_mut() {
-        map.insert("monitor_pid".into(), started.monitor_pid.into());
+    started.monitor_pid
+}
+
+fn created(id: &ContainerId, monitor_pid: Option<i32>) -> Created {
+    Created {
+        id: id.to_string(),
+        action: "create".into(),
+        monitor_pid,
     }
-    report_action(ctx, action, id, extra)
 }
 
 impl Create {
@@ -201,7 +200,7 @@ impl Create {
             ctx.runc
                 .create(&self.id, &self.bundle.create_opts())
                 .with_context(fail)?;
-            return report_action(ctx, "create", &self.id, serde_json::json!({}));
+            return report_action(ctx, &created(&self.id, None));
         };
         if copy {
             monitor.terminal_copy_of = Some(self.bundle.bundle.clone());
@@ -210,6 +209,6 @@ impl Create {
             .runc
             .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
             .with_context(fail)?;
-        report_monitored(ctx, "create", &self.id, started, serde_json::json!({}))
+        report_action(ctx, &created(&self.id, monitor_pid(&self.id, started)))
     }
 }

@@ -6,6 +6,7 @@ use ocictl::runtime::{ContainerId, DeleteOpts};
 use ocictl::shim::state::StateDir;
 
 use super::{report_action, Context, Outcome};
+use crate::contract::Acted;
 
 /// How long `delete` waits for the monitor of a container it deleted.
 const MONITOR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -44,6 +45,6 @@ impl Delete {
                 state.path().display()
             )
         })?;
-        report_action(ctx, "delete", &self.id, serde_json::json!({}))
+        report_action(ctx, &Acted::new(&self.id, "delete"))
     }
 }

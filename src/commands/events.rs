@@ -19,9 +19,6 @@ use crate::output::{self, Format};
 /// runtime's output that could not be read). The stream ends, with exit
 /// status 0, when the container stops or is deleted, or on Ctrl-C.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl events --interval 1s web\n  ocictl --format json events web | jq -c 'select(.type==\"oom\")'\n  ocictl events --stats web"
-)]
 pub struct Events {
     /// How often to collect stats (Go duration: 500ms, 5s, 1m).
     #[arg(long, default_value = "5s", value_parser = parse_interval, value_name = "DURATION", allow_hyphen_values = true)]

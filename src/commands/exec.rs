@@ -7,6 +7,7 @@ use clap::Args;
 use ocictl::runtime::{self, ContainerId, ExecOpts, ExecProcess};
 
 use super::{report_action, Context, Outcome};
+use crate::contract::{Ended, Executed};
 use crate::report::UsageError;
 
 /// Run a process in a running container.
@@ -18,9 +19,6 @@ use crate::report::UsageError;
 /// with the process's status (128+N when signal N killed it); 255 means the
 /// runtime could not start it (e.g. no such program).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl exec web sh -c 'echo $HOME'\n  ocictl exec -e DEBUG=1 --cwd /tmp -u 1000:1000 web id\n  ocictl exec -d --pid-file /run/job.pid web sleep 100\n  ocictl exec -p process.json web"
-)]
 pub struct Exec {
     /// A unix socket that receives the pty master when -t is given.
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
@@ -213,14 +211,19 @@ fn finish(
             .pid_file
             .as_deref()
             .and_then(|p| runtime::read_pid_file(p).ok());
-        return report_action(
-            ctx,
-            "exec",
-            id,
-            serde_json::json!({ "detached": true, "pid": pid }),
-        );
+        return report_action(ctx, &executed(id, true, pid, Ended::default()));
     }
-    super::report_finished(ctx, "exec", id, status, serde_json::json!({}))
+    super::report_finished(ctx, &executed(id, false, None, Ended::of(status)), status)
+}
+
+fn executed(id: &ContainerId, detached: bool, pid: Option<i32>, ended: Ended) -> Executed {
+    Executed {
+        id: id.to_string(),
+        action: "exec".into(),
+        detached,
+        pid,
+        ended,
+    }
 }
 
 #[cfg(test)]

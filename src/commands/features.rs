@@ -16,6 +16,8 @@ impl Features {
             .runc
             .features()
             .context("cannot read the runtime's features")?;
+        let features: crate::contract::Features = serde_json::from_value(features)
+            .context("the runtime's features document is not a JSON object")?;
         match ctx.format {
             Format::Json => output::print_json(&features)?,
             Format::Table => output::print_json_pretty(&features)?,

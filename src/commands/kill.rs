@@ -9,7 +9,6 @@ use super::{report_action, Context, Outcome};
 
 /// Send a signal to a container's init process (or to all its processes).
 #[derive(Debug, Args)]
-#[command(after_help = "SIGNAL may be a name (TERM, SIGKILL, kill, RTMIN+3) or a number (9).")]
 pub struct Kill {
     /// Send the signal to every process in the container.
     #[arg(short, long)]
@@ -40,9 +39,11 @@ impl Kill {
             .with_context(|| format!("cannot send {} to container {}", self.signal, self.id))?;
         report_action(
             ctx,
-            "kill",
-            &self.id,
-            serde_json::json!({ "signal": self.signal.name() }),
+            &crate::contract::Killed {
+                id: self.id.to_string(),
+                action: "kill".into(),
+                signal: crate::contract::signal_name(self.signal),
+            },
         )
     }
 }

@@ -20,7 +20,8 @@ pub struct List {
     #[arg(short = 'f', value_enum, value_name = "table|json")]
     pub format_short: Option<Format>,
 
-    /// Print only the container IDs, one per line.
+    /// Print only the container IDs, one per line (with --format json, a
+    /// JSON array of IDs).
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -28,6 +29,12 @@ pub struct List {
 impl List {
     pub fn run(self, ctx: &Context) -> Outcome {
         let containers = ctx.runc.list().context("cannot list containers")?;
+        let format = format_with_short(ctx, self.format_short);
+        if self.quiet && format == Format::Json {
+            let ids = containers.into_iter().map(|c| c.id).collect();
+            output::print_json(&crate::contract::Listed::Ids(ids))?;
+            return Ok(0);
+        }
         if self.quiet {
             let mut ids = String::new();
             for c in &containers {
@@ -37,13 +44,13 @@ impl List {
             output::print_text(&ids)?;
             return Ok(0);
         }
-        match format_with_short(ctx, self.format_short) {
+        match format {
             Format::Json => {
-                let values: Vec<_> = containers
+                let values = containers
                     .iter()
                     .map(|c| super::state::with_exit(&ctx.runc, c))
                     .collect();
-                output::print_json(&values)?
+                output::print_json(&crate::contract::Listed::Containers(values))?
             }
             Format::Table => {
                 let mut table =

@@ -36,7 +36,7 @@ pub struct Logs {
     pub tail: Option<usize>,
 
     /// The container's ID.
-    #[arg(add = crate::completion::any_container())]
+    #[arg(add = crate::completion::with_logs())]
     pub id: ContainerId,
 }
 
@@ -137,8 +137,12 @@ impl Printer<'_> {
     fn print(&mut self, data: &[u8]) -> std::io::Result<()> {
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            let v = serde_json::json!({"id": self.id, "output": String::from_utf8_lossy(data)});
-            writeln!(stdout, "{v}")?;
+            let chunk = crate::contract::LogChunk {
+                id: self.id.to_string(),
+                output: String::from_utf8_lossy(data).into_owned(),
+            };
+            serde_json::to_writer(&mut stdout, &chunk)?;
+            writeln!(stdout)?;
         } else {
             stdout.write_all(data)?;
         }

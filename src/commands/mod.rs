@@ -32,8 +32,7 @@ mod version;
 mod wait;
 
 use clap::Subcommand;
-use ocictl::runtime::{ContainerId, Runtime};
-use serde_json::json;
+use ocictl::runtime::Runtime;
 
 use crate::output::{self, Format};
 
@@ -145,6 +144,33 @@ impl Command {
         }
     }
 
+    /// The container the command is about, for hints that name it.
+    pub fn container(&self) -> Option<String> {
+        let id = match self {
+            Command::Create(c) => &c.id,
+            Command::Start(c) => &c.id,
+            Command::Run(c) => &c.id,
+            Command::Exec(c) => &c.id,
+            Command::Kill(c) => &c.id,
+            Command::Pause(c) => &c.id,
+            Command::Resume(c) => &c.id,
+            Command::Delete(c) => &c.id,
+            Command::State(c) => &c.id,
+            Command::Ps(c) => &c.id,
+            Command::Top(c) => &c.id,
+            Command::Events(c) => &c.id,
+            Command::Update(c) => &c.id,
+            Command::Attach(c) => &c.id,
+            Command::Logs(c) => &c.id,
+            Command::Wait(c) => &c.id,
+            Command::Checkpoint(c) => &c.id,
+            Command::Restore(c) => &c.id,
+            Command::Stats(c) => return c.ids.first().map(ToString::to_string),
+            _ => return None,
+        };
+        Some(id.to_string())
+    }
+
     pub fn run(self, ctx: &Context) -> Outcome {
         match self {
             Command::Create(c) => c.run(ctx),
@@ -180,19 +206,10 @@ impl Command {
 }
 
 /// The result of a command that only acts (start, pause, delete…): silent
-/// for people, as runc is; `{"id":…,"action":…}` plus `extra` for scripts.
-pub fn report_action(
-    ctx: &Context,
-    action: &str,
-    id: &ContainerId,
-    extra: serde_json::Value,
-) -> Outcome {
+/// for people, as runc is; its contract struct (`src/contract.rs`) for scripts.
+pub fn report_action<T: serde::Serialize>(ctx: &Context, result: &T) -> Outcome {
     if ctx.format == Format::Json {
-        let mut value = json!({ "id": id, "action": action });
-        if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
-            map.extend(extra);
-        }
-        output::print_json(&value)?;
+        output::print_json(result)?;
     }
     Ok(0)
 }
@@ -200,21 +217,13 @@ pub fn report_action(
 /// The end of a foreground `run`, `exec` or `restore` for scripts: stdout is
 /// the container's, untouched, so the summary (`{"id","action",
 /// "exit_code"…}`) is the last line on stderr (the only one with -t).
-pub fn report_finished(
+pub fn report_finished<T: serde::Serialize>(
     ctx: &Context,
-    action: &str,
-    id: &ContainerId,
+    result: &T,
     status: ocictl::runtime::Termination,
-    extra: serde_json::Value,
 ) -> Outcome {
     if ctx.format == Format::Json {
-        let mut value = json!({ "id": id, "action": action });
-        for part in [extra, termination_json(status)] {
-            if let (Some(map), serde_json::Value::Object(part)) = (value.as_object_mut(), part) {
-                map.extend(part);
-            }
-        }
-        output::print_json_stderr(&value)?;
+        output::print_json_stderr(result)?;
     }
     Ok(status.shell_code())
 }
@@ -223,19 +232,4 @@ pub fn report_finished(
 /// over the global `--format` when given.
 pub fn format_with_short(ctx: &Context, short: Option<Format>) -> Format {
     short.unwrap_or(ctx.format)
-}
-
-/// How a foreground process ended, for JSON: `{"exit_code": N}` plus
-/// `"signal": "SIGKILL"` when ocictl saw a signal kill it (it reaps the
-/// process itself with -t). runc reports a killed process as exit 128+N,
-/// which a process may also exit with by itself: no signal is claimed then.
-pub fn termination_json(status: ocictl::runtime::Termination) -> serde_json::Value {
-    use ocictl::runtime::Termination;
-    match status {
-        Termination::Exited(code) => json!({ "exit_code": code }),
-        Termination::Signaled(sig) => json!({
-            "exit_code": status.shell_code(),
-            "signal": ocictl::signal::Signal::from_number(sig).map(|s| s.name()),
-        }),
-    }
 }

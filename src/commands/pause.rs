@@ -5,6 +5,7 @@ use clap::Args;
 use ocictl::runtime::ContainerId;
 
 use super::{report_action, Context, Outcome};
+use crate::contract::Acted;
 
 /// Pause every process of a running container (cgroup freezer).
 #[derive(Debug, Args)]
@@ -19,6 +20,6 @@ impl Pause {
         ctx.runc
             .pause(&self.id)
             .with_context(|| format!("cannot pause container {}", self.id))?;
-        report_action(ctx, "pause", &self.id, serde_json::json!({}))
+        report_action(ctx, &Acted::new(&self.id, "pause"))
     }
 }

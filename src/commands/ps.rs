@@ -42,7 +42,7 @@ impl Ps {
                     .into());
                 }
                 let pids = ctx.runc.ps(&self.id).with_context(fail)?;
-                output::print_json(&pids)?;
+                output::print_json::<crate::contract::Pids>(&pids)?;
             }
             Format::Table => {
                 let table = ctx

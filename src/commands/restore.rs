@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use ocictl::checkpoint::{self, RestoreRequest};
 use ocictl::runtime::{ContainerId, RestoreOpts};
-use serde_json::json;
 
 use super::checkpoint::{print_recovery, store_error, CriuArgs};
 use super::{report_action, Context, Outcome};
+use crate::contract::{Ended, Restored};
 use crate::output::{self, Format};
 
 /// Restore a container from a checkpoint.
@@ -79,6 +79,7 @@ pub struct Restore {
     pub verbose: bool,
 
     /// The ID the restored container gets.
+    #[arg(add = crate::completion::restorable())]
     pub id: ContainerId,
 }
 
@@ -129,16 +130,19 @@ impl Restore {
                 restored.image_path.display()
             ))?;
         }
-        let mut extra = json!({ "image_path": restored.image_path });
-        if !restored.skipped.is_empty() {
-            extra["skipped"] = json!(restored.skipped);
-        }
+        let result = |ended| Restored {
+            id: self.id.to_string(),
+            action: "restore".into(),
+            image_path: restored.image_path.clone(),
+            detached: self.detach,
+            skipped: restored.skipped.clone(),
+            ended,
+        };
         if self.detach {
-            extra["detached"] = json!(true);
-            report_action(ctx, "restore", &self.id, extra)?;
+            report_action(ctx, &result(Ended::default()))?;
             return Ok(0);
         }
         tracing::debug!(status = %restored.status, "restored container finished");
-        super::report_finished(ctx, "restore", &self.id, restored.status, extra)
+        super::report_finished(ctx, &result(Ended::of(restored.status)), restored.status)
     }
 }

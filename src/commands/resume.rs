@@ -5,6 +5,7 @@ use clap::Args;
 use ocictl::runtime::ContainerId;
 
 use super::{report_action, Context, Outcome};
+use crate::contract::Acted;
 
 /// Resume the processes of a paused container.
 #[derive(Debug, Args)]
@@ -19,6 +20,6 @@ impl Resume {
         ctx.runc
             .resume(&self.id)
             .with_context(|| format!("cannot resume container {}", self.id))?;
-        report_action(ctx, "resume", &self.id, serde_json::json!({}))
+        report_action(ctx, &Acted::new(&self.id, "resume"))
     }
 }

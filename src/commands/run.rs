@@ -5,8 +5,9 @@ use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{ContainerId, RunOpts};
 
-use super::create::{report_monitored, BundleArgs, MonitorArgs};
+use super::create::{BundleArgs, MonitorArgs};
 use super::{report_action, Context, Outcome};
+use crate::contract::{Ended, Ran};
 
 /// Create and start a container.
 ///
@@ -123,13 +124,8 @@ impl Run {
                 .runc
                 .run_monitored(&self.id, &opts, monitor)
                 .with_context(fail)?;
-            return report_monitored(
-                ctx,
-                "run",
-                &self.id,
-                started,
-                serde_json::json!({"detached": true}),
-            );
+            let monitor_pid = super::create::monitor_pid(&self.id, started);
+            return report_action(ctx, &self.ran(monitor_pid, Ended::default()));
         }
         let status = if foreground_tty {
             ctx.runc.run_terminal(&self.id, &opts)
@@ -151,9 +147,22 @@ impl Run {
                     self.id
                 );
             }
-            return report_action(ctx, "run", &self.id, serde_json::json!({"detached": true}));
+            return report_action(ctx, &self.ran(None, Ended::default()));
         }
         tracing::debug!(%status, "container finished");
-        super::report_finished(ctx, "run", &self.id, status, serde_json::json!({}))
+        super::report_finished(ctx, &self.ran(None, Ended::of(status)), status)
+    }
+}
+
+impl Run {
+    /// The JSON result: detached, or how the process ended.
+    fn ran(&self, monitor_pid: Option<i32>, ended: Ended) -> Ran {
+        Ran {
+            id: self.id.to_string(),
+            action: "run".into(),
+            detached: self.detach,
+            monitor_pid,
+            ended,
+        }
     }
 }

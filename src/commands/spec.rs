@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -33,7 +32,9 @@ impl Spec {
         runc.spec(self.bundle.as_deref(), rootless)
             .with_context(|| format!("cannot write a spec in {}", dir.display()))?;
         if ctx.format == Format::Json {
-            output::print_json(&json!({ "config": dir.join("config.json") }))?;
+            output::print_json(&crate::contract::SpecWritten {
+                config: dir.join("config.json"),
+            })?;
         }
         Ok(0)
     }

@@ -5,6 +5,7 @@ use clap::Args;
 use ocictl::runtime::ContainerId;
 
 use super::{report_action, Context, Outcome};
+use crate::contract::Acted;
 
 /// Start the process of a created container.
 #[derive(Debug, Args)]
@@ -19,6 +20,6 @@ impl Start {
         ctx.runc
             .start(&self.id)
             .with_context(|| format!("cannot start container {}", self.id))?;
-        report_action(ctx, "start", &self.id, serde_json::json!({}))
+        report_action(ctx, &Acted::new(&self.id, "start"))
     }
 }

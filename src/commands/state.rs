@@ -6,6 +6,7 @@ use ocictl::runtime::{Container, ContainerId, Runtime};
 use ocictl::shim::state::StateDir;
 
 use super::{Context, Outcome};
+use crate::contract;
 use crate::output::{self, Format};
 
 /// Show a container's state, as runc prints it (indented JSON).
@@ -14,7 +15,7 @@ use crate::output::{self, Format};
 ///
 /// For a container started with ocictl's monitor, an `"exit"` field is
 /// added once its exit status is known: `{"code": 7, "signal": null, "at":
-/// "…"}` (or `"code": null, "signal": 9` when a signal killed it). When the
+/// "…"}` (or `"code": null, "signal": "SIGKILL"` when a signal killed it). When the
 /// monitor was killed before recording it, `"exit"` says so: code, signal
 /// and at are null and `"unknown"` gives the reason. Otherwise the object is
 /// runc's, unchanged.
@@ -44,29 +45,21 @@ impl State {
 /// ocictl's monitor knows it, its `"exit"` (see `ocictl state --help`).
 /// The bundle is the user's: when the runtime runs ocictl's private
 /// terminal copy (`-t`), the directory the user gave is shown.
-#[derive(Debug, serde::Serialize)]
-pub struct WithExit<'a> {
-    #[serde(flatten)]
-    pub container: std::borrow::Cow<'a, Container>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit: Option<ocictl::shim::state::ExitJson>,
-}
-
 /// Shared with `list`.
-pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> WithExit<'a> {
+pub fn with_exit<'a>(runc: &Runtime, container: &'a Container) -> contract::State<'a> {
     let mut shown = std::borrow::Cow::Borrowed(container);
     let Ok(id) = container.id.parse() else {
-        return WithExit {
+        return contract::State {
             container: shown,
             exit: None,
         };
     };
     let dir = StateDir::of(runc, &id);
-    let exit = dir.exit_info_for(container).to_json();
+    let exit = contract::Exit::of(&dir.exit_info_for(container));
     if let Some(user) = dir.user_bundle(container) {
         shown.to_mut().bundle = user.to_string_lossy().into_owned();
     }
-    WithExit {
+    contract::State {
         container: shown,
         exit,
     }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::{cpu_percent, ContainerId, Stats, Status};
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, human_bytes, Format, Table};
@@ -24,9 +23,6 @@ const PARALLEL: usize = 8;
 /// one sample, as an array of `{"id": …, "stats": {…}}` in runc's shape
 /// (with --watch, one such array per line and interval).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl stats web db\n  ocictl stats --all --watch\n  ocictl --format json stats web | jq '.[0].stats.memory.usage.usage'"
-)]
 pub struct StatsCmd {
     /// Every running, paused or created container under the root.
     #[arg(short, long)]
@@ -41,8 +37,8 @@ pub struct StatsCmd {
     #[arg(long, default_value = "500ms", value_parser = super::events::parse_interval, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Duration,
 
-    /// The containers' IDs.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// The containers' IDs (or --all).
+    #[arg(conflicts_with = "all")]
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
     pub ids: Vec<ContainerId>,
 }
@@ -52,6 +48,12 @@ type Sample = (ContainerId, Stats, Instant);
 
 impl StatsCmd {
     pub fn run(self, ctx: &Context) -> Outcome {
+        if self.ids.is_empty() && !self.all {
+            return Err(crate::report::UsageError(
+                "which containers? Name them (`ocictl stats web db`), or give --all for every container".into(),
+            )
+            .into());
+        }
         let stop = Arc::new(AtomicBool::new(false));
         if self.watch {
             for sig in [libc::SIGINT, libc::SIGTERM] {
@@ -60,6 +62,7 @@ impl StatsCmd {
             }
         }
         let json = ctx.format == Format::Json;
+        let mut widths = Vec::new();
         let (mut before, mut failures) = sample(ctx, &self.targets(ctx)?, self.all);
         if json {
             print_json(&before)?;
@@ -83,7 +86,7 @@ impl StatsCmd {
             if json {
                 print_json(&after)?;
             } else {
-                self.show(&before, &after, &failures)?;
+                widths = self.show(&before, &after, &failures, &widths)?;
             }
             if !self.watch {
                 return report_failures(failures);
@@ -110,12 +113,15 @@ impl StatsCmd {
             .collect())
     }
 
+    /// Print one frame; returns its column widths, which the next frame
+    /// keeps at least (so --watch does not jump as numbers change).
     fn show(
         &self,
         before: &[Sample],
         after: &[Sample],
         failures: &[anyhow::Error],
-    ) -> anyhow::Result<()> {
+        widths: &[usize],
+    ) -> anyhow::Result<Vec<usize>> {
         let mut table = Table::compact(&[
             "ID",
             "CPU %",
@@ -135,19 +141,36 @@ impl StatsCmd {
                 .unwrap_or_else(|| "-".into());
             table.row(row(id, cpu, stats));
         }
+        table.at_least(widths);
         let mut text = String::new();
-        if self.watch && is_terminal() {
+        let screen = if self.watch { terminal_rows() } else { None };
+        if screen.is_some() {
             // Home and clear, as top does.
             text.push_str("\x1b[H\x1b[2J");
         }
-        text.push_str(&table.render());
+        // No header above nothing but an error.
+        if !after.is_empty() || self.watch {
+            let rendered = table.render();
+            match screen {
+                // Keep the header in view: as many rows as fit, then a count.
+                Some(rows) if table.len() + 1 > rows.saturating_sub(1) => {
+                    let fit = rows.saturating_sub(2).max(1);
+                    for line in rendered.lines().take(fit) {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("… {} more\n", table.len() + 1 - fit));
+                }
+                _ => text.push_str(&rendered),
+            }
+        }
         if self.watch {
             for f in failures {
                 text.push_str(&format!("ocictl: {f:#}\n"));
             }
         }
         output::print_text(&text)?;
-        Ok(())
+        Ok(table.widths())
     }
 }
 
@@ -159,9 +182,9 @@ pub struct Usage {
     pub mem_percent: String,
     /// `3 / 20`, or `3` with no limit
     pub pids: String,
-    /// read / written
+    /// read / written, `-` when not reported
     pub block: String,
-    /// received / sent
+    /// received / sent, `-` when the container has no network stats
     pub net: String,
 }
 
@@ -183,12 +206,24 @@ impl Usage {
         };
         let (read, write) = stats.block_io();
         let (rx, tx) = stats.network_io();
+        // What the runtime did not report is `-`, not a made-up 0B / 0B.
+        let block = if stats.blkio.io_service_bytes_recursive.is_empty() {
+            "-".into()
+        } else {
+            format!("{} / {}", human_bytes(read), human_bytes(write))
+        };
+        let net = match &stats.network_interfaces {
+            Some(interfaces) if !interfaces.is_empty() => {
+                format!("{} / {}", human_bytes(rx), human_bytes(tx))
+            }
+            _ => "-".into(),
+        };
         Usage {
             mem,
             mem_percent,
             pids,
-            block: format!("{} / {}", human_bytes(read), human_bytes(write)),
-            net: format!("{} / {}", human_bytes(rx), human_bytes(tx)),
+            block,
+            net,
         }
     }
 }
@@ -225,9 +260,12 @@ fn sample(ctx: &Context, ids: &[ContainerId], lenient: bool) -> (Vec<Sample>, Ve
 }
 
 fn print_json(samples: &[Sample]) -> anyhow::Result<()> {
-    let value: Vec<_> = samples
+    let value: crate::contract::StatsSample = samples
         .iter()
-        .map(|(id, stats, _)| json!({ "id": id, "stats": stats }))
+        .map(|(id, stats, _)| crate::contract::ContainerStats {
+            id: id.to_string(),
+            stats,
+        })
         .collect();
     Ok(output::print_json(&value)?)
 }
@@ -259,7 +297,14 @@ pub fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
     false
 }
 
-fn is_terminal() -> bool {
+/// The terminal's height when stdout is one.
+fn terminal_rows() -> Option<usize> {
     use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
+    use std::os::fd::AsFd;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    ocictl::tty::window_size(std::io::stdout().as_fd())
+        .map(|w| usize::from(w.ws_row))
+        .filter(|r| *r > 0)
 }

@@ -13,7 +13,6 @@ use crate::output::{self, Format, Table};
 /// column. Rows of threads are left out; the last column (the command) is
 /// kept whole. `--format json` prints `{"headers": [...], "processes": [[...]]}`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ocictl top web\n  ocictl top web -o pid,user,rss,args")]
 pub struct Top {
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
@@ -35,7 +34,7 @@ impl Top {
             .top(&self.id, &self.ps_options)
             .with_context(|| format!("cannot list the processes of container {}", self.id))?;
         match ctx.format {
-            Format::Json => output::print_json(&top)?,
+            Format::Json => output::print_json::<crate::contract::Top>(&top)?,
             Format::Table => {
                 let headers: Vec<&str> = top.headers.iter().map(String::as_str).collect();
                 let mut table = Table::compact(&headers);

@@ -16,9 +16,6 @@ use crate::report::UsageError;
 /// LinuxResources, checks it, and hands it to the runtime on its stdin.
 /// Limits not given stay as they are.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ocictl update --memory 64M --pids-limit 20 web\n  echo '{\"cpu\":{\"shares\":512}}' | ocictl update -r - web"
-)]
 pub struct Update {
     /// An OCI LinuxResources JSON file, or - for standard input (instead of the limit flags).
     #[arg(short = 'r', long, value_name = "FILE|-")]
@@ -155,9 +152,11 @@ impl Update {
         ctx.runc.update(&self.id, &opts).with_context(fail)?;
         report_action(
             ctx,
-            "update",
-            &self.id,
-            serde_json::json!({ "resources": opts.resources }),
+            &crate::contract::Updated {
+                id: self.id.to_string(),
+                action: "update".into(),
+                resources: opts.resources,
+            },
         )
     }
 }

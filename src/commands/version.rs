@@ -2,7 +2,6 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -37,7 +36,10 @@ impl Version {
             .version()
             .context("cannot read the runtime's version")?;
         match ctx.format {
-            Format::Json => output::print_json(&json!({ "ocictl": ours, "runtime": runtime }))?,
+            Format::Json => output::print_json(&crate::contract::Versions {
+                ocictl: ours.into(),
+                runtime,
+            })?,
             Format::Table => {
                 let mut text = format!(
                     "ocictl: {ours}\nruntime: {} {}\n",

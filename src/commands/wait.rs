@@ -19,7 +19,7 @@ use crate::output::{self, Format};
 /// `wait` fails (exit 1) rather than invent one.
 ///
 /// With --format json it prints `{"id", "exit": {"code", "signal", "at"},
-/// "exit_code"}`.
+/// "exit_code"}` (the signal by name).
 #[derive(Debug, Args)]
 pub struct Wait {
     /// The container's ID.
@@ -42,9 +42,13 @@ fn report_exit(ctx: &Context, id: &ContainerId, info: ExitInfo) -> Outcome {
         ExitInfo::Known(ref record) => {
             let code = record.termination().shell_code();
             if ctx.format == Format::Json {
-                output::print_json(&serde_json::json!({
-                    "id": id, "exit": info.to_json(), "exit_code": code,
-                }))?;
+                if let Some(exit) = crate::contract::Exit::of(&info) {
+                    output::print_json(&crate::contract::Waited {
+                        id: id.to_string(),
+                        exit,
+                        exit_code: code,
+                    })?;
+                }
             }
             Ok(code)
         }

@@ -152,6 +152,8 @@ pub enum ErrorKind {
     NotRunning,
     /// `start` of a container whose process has ended.
     HasStopped,
+    /// The operation cannot be done to a paused container (`start`).
+    IsPaused,
     /// The operation needs a paused container (resume).
     NotPaused,
     /// `start` of a container that runs already.

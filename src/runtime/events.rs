@@ -106,6 +106,47 @@ impl Serialize for Event {
     }
 }
 
+/// The shapes [`Event`]'s `Serialize` writes, for the published JSON Schema.
+impl schemars::JsonSchema for Event {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Event".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let stats = generator.subschema_for::<Stats>();
+        schemars::json_schema!({
+            "oneOf": [
+                {
+                    "description": "Resource usage, every --interval (runc's shape).",
+                    "type": "object",
+                    "properties": {"type": {"const": "stats"}, "id": {"type": "string"}, "data": stats},
+                    "required": ["type", "id", "data"]
+                },
+                {
+                    "description": "The OOM killer hit the container.",
+                    "type": "object",
+                    "properties": {"type": {"const": "oom"}, "id": {"type": "string"}},
+                    "required": ["type", "id"],
+                    "additionalProperties": false
+                },
+                {
+                    "description": "A line of the runtime's output that could not be read (its 1-based number).",
+                    "type": "object",
+                    "properties": {"type": {"const": "error"}, "line": {"type": "integer", "minimum": 1}, "error": {"type": "string"}},
+                    "required": ["type", "line", "error"],
+                    "additionalProperties": false
+                },
+                {
+                    "description": "Any other type, kept as the runtime wrote it.",
+                    "type": "object",
+                    "properties": {"type": {"type": "string", "not": {"enum": ["stats", "oom", "error"]}}, "id": {"type": "string"}, "data": true},
+                    "required": ["type", "id"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 /// Reads `type` first when it comes first (runc's order) so `data` goes
 /// straight into [`Stats`] with no intermediate tree.
 impl<'de> Deserialize<'de> for Event {

@@ -311,6 +311,8 @@ impl Flavor {
                     ErrorKind::AlreadyRunning
                 } else if m.contains("that has stopped") {
                     ErrorKind::HasStopped
+                } else if m.contains("in the paused state") {
+                    ErrorKind::IsPaused
                 } else if m.contains("not running") {
                     ErrorKind::NotRunning
                 } else if m.contains("read-only file system") {

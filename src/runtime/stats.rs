@@ -215,17 +215,20 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub cpu: Cpu,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// null when the runtime does not report it (youki): every runtime's
+    /// output has the same keys.
+    #[serde(default)]
     pub cpuset: Option<CpuSet>,
     pub memory: Memory,
     pub pids: Pids,
     pub blkio: Blkio,
     /// Per huge page size ("2MB", "1GB").
     pub hugetlb: BTreeMap<String, Hugetlb>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// null when the runtime does not report it (as cpuset).
+    #[serde(default)]
     pub intel_rdt: Option<Value>,
     /// null when the container has no network namespace stats.
     #[serde(default)]
@@ -234,7 +237,7 @@ pub struct Stats {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Cpu {
     pub usage: CpuUsage,
     pub throttling: Throttling,
@@ -246,7 +249,7 @@ pub struct Cpu {
 }
 
 /// CPU time in nanoseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CpuUsage {
     #[serde(default)]
     pub total: u64,
@@ -261,7 +264,7 @@ pub struct CpuUsage {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throttling {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub periods: u64,
@@ -272,7 +275,7 @@ pub struct Throttling {
     pub throttled_time: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CpuSet {
     pub cpus: Vec<u16>,
     pub mems: Vec<u16>,
@@ -289,7 +292,7 @@ pub struct CpuSet {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Memory {
     #[serde(default)]
     pub cache: u64,
@@ -300,6 +303,7 @@ pub struct Memory {
     #[serde(rename = "kernelTCP")]
     pub kernel_tcp: MemoryEntry,
     /// memory.stat as the kernel reports it.
+    #[schemars(with = "BTreeMap<String, u64>")]
     pub raw: Counters,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psi: Option<Psi>,
@@ -308,7 +312,7 @@ pub struct Memory {
 }
 
 /// Bytes; `limit` is "no limit" when [`is_unlimited`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemoryEntry {
     #[serde(default)]
     pub limit: u64,
@@ -320,7 +324,7 @@ pub struct MemoryEntry {
     pub failcnt: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pids {
     #[serde(default)]
     pub current: u64,
@@ -329,7 +333,7 @@ pub struct Pids {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Blkio {
     #[serde(
         rename = "ioServiceBytesRecursive",
@@ -359,7 +363,7 @@ pub struct Blkio {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlkioEntry {
     #[serde(default)]
     pub major: u64,
@@ -373,7 +377,7 @@ pub struct BlkioEntry {
     pub value: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Hugetlb {
     #[serde(default)]
     pub usage: u64,
@@ -385,7 +389,7 @@ pub struct Hugetlb {
 
 /// runc writes these with Go's field names (no JSON tags); snake_case is
 /// accepted too.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkInterface {
     #[serde(default, rename = "Name", alias = "name")]
     pub name: String,
@@ -408,7 +412,7 @@ pub struct NetworkInterface {
 }
 
 /// Pressure stall information (cgroup v2, newer runtimes).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Psi {
     #[serde(default)]
     pub some: PsiData,
@@ -416,7 +420,7 @@ pub struct Psi {
     pub full: PsiData,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PsiData {
     #[serde(default)]
     pub avg10: f64,

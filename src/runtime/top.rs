@@ -9,7 +9,7 @@ use super::Runtime;
 
 /// A ps table: the header names and one row per process, each row with as
 /// many cells as there are headers (the last, the command, kept whole).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TopResults {
     pub headers: Vec<String>,
     pub processes: Vec<Vec<String>>,

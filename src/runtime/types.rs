@@ -60,6 +60,19 @@ impl Serialize for Status {
     }
 }
 
+/// A status is a string: runc's lower-case names, or a newer runtime's word.
+impl schemars::JsonSchema for Status {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Status".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "creating, created, running, pausing, paused, stopped (or a newer runtime's word)"
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -70,7 +83,7 @@ impl<'de> Deserialize<'de> for Status {
 /// One container as `runc state` and `runc list --format json` describe it.
 /// Serialises with runc's field names, so `ocictl state` prints what
 /// `runc state` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Container {
     #[serde(rename = "ociVersion", default)]
     pub oci_version: String,
@@ -84,6 +97,7 @@ pub struct Container {
     pub rootfs: String,
     /// When the container was created (runc writes RFC 3339 with nanoseconds).
     #[serde(serialize_with = "serialize_rfc3339_nano")]
+    #[schemars(with = "String")]
     pub created: DateTime<Utc>,
     #[serde(
         default,
@@ -159,7 +173,7 @@ pub fn parse_pids(json: &[u8]) -> serde_json::Result<Vec<i32>> {
 
 /// The runtime's version, from `--version`. runc, crun and youki all print a
 /// first line naming themselves and `key: value` lines after it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Version {
     /// The runtime's name as it calls itself (`runc`, `crun`, `youki`).
     pub runtime: String,
