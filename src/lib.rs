@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod checkpoint_store;
 pub mod duration;
+pub mod image;
 pub mod runtime;
 pub mod shim;
 pub mod signal;
