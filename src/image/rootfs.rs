@@ -11,13 +11,14 @@
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use nix::errno::Errno;
+use nix::fcntl::readlinkat;
 use nix::fcntl::{openat, openat2, AtFlags, OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstatat, mkdirat, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 /// A path inside the rootfs, cleaned: its components, none of them empty,
@@ -134,32 +135,9 @@ impl Rootfs {
                 return Ok(fd.clone());
             }
         }
-        let dir_flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY;
-        let fd = match self.open(path, dir_flags) {
+        let fd = match self.open(path, DIR_FLAGS) {
             Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let mut at = InnerPath { parts: Vec::new() };
-                let mut fd = self.open(&at, dir_flags)?;
-                for part in &path.parts {
-                    at = at.join(part);
-                    fd = match self.open(&at, dir_flags) {
-                        Ok(fd) => fd,
-                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                            match mkdirat(
-                                fd.as_fd(),
-                                part.as_os_str(),
-                                Mode::from_bits_truncate(0o755),
-                            ) {
-                                Ok(()) | Err(Errno::EEXIST) => {}
-                                Err(e) => return Err(e.into()),
-                            }
-                            self.open(&at, dir_flags)?
-                        }
-                        Err(e) => return Err(e),
-                    };
-                }
-                fd
-            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => self.make_dirs(path, 0)?,
             Err(e) => return Err(e),
         };
         let fd = Rc::new(fd);
@@ -167,6 +145,59 @@ impl Rootfs {
         Ok(fd)
     }
 }
+
+impl Rootfs {
+    /// Make the missing directories of `path`, component by component. A
+    /// dangling symlink on the way (`x -> /opt/app`, no /opt yet) has its
+    /// target made, resolved inside the rootfs like everything else.
+    fn make_dirs(&self, path: &InnerPath, hops: u32) -> io::Result<OwnedFd> {
+        if hops > 40 {
+            return Err(io::Error::from(Errno::ELOOP));
+        }
+        let mut at = InnerPath { parts: Vec::new() };
+        let mut fd = self.open(&at, DIR_FLAGS)?;
+        for (i, part) in path.parts.iter().enumerate() {
+            at = at.join(part);
+            fd = match self.open(&at, DIR_FLAGS) {
+                Ok(next) => next,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    match mkdirat(
+                        fd.as_fd(),
+                        part.as_os_str(),
+                        Mode::from_bits_truncate(0o755),
+                    ) {
+                        Ok(()) => {
+                            let next = open_subdir(fd.as_fd(), part)?;
+                            fchmod(next.as_fd(), Mode::from_bits_truncate(0o755))?;
+                            next
+                        }
+                        Err(Errno::EEXIST) => {
+                            let target = readlinkat(fd.as_fd(), part.as_os_str())?;
+                            let mut raw = Vec::new();
+                            if !target.as_bytes().starts_with(b"/") {
+                                for p in &path.parts[..i] {
+                                    raw.extend_from_slice(p.as_bytes());
+                                    raw.push(b'/');
+                                }
+                            }
+                            raw.extend_from_slice(target.as_bytes());
+                            for p in &path.parts[i + 1..] {
+                                raw.push(b'/');
+                                raw.extend_from_slice(p.as_bytes());
+                            }
+                            return self.make_dirs(&InnerPath::clean(&raw), hops + 1);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(fd)
+    }
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY.union(OFlag::O_RDONLY);
 
 /// What is at `name` in `dir`, not following a link; None if nothing.
 pub fn kind_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<SFlag>> {
