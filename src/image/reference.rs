@@ -33,15 +33,11 @@ impl ImageRef {
         let path = PathBuf::from(path);
         let selector = selector.map(str::to_string);
         match transport {
-            "oci" => {
-                if selector.as_deref().is_some_and(|t| t.contains(':')) {
-                    return Err(bad());
-                }
-                Ok(ImageRef::Oci {
-                    dir: path,
-                    tag: selector,
-                })
-            }
+            // podman names a saved image by its full name: `oci:DIR:host/name:tag`.
+            "oci" => Ok(ImageRef::Oci {
+                dir: path,
+                tag: selector,
+            }),
             "docker-archive" => Ok(ImageRef::DockerArchive {
                 file: path,
                 name: selector,
