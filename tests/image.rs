@@ -6,7 +6,7 @@
 mod common;
 mod image_fixture;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use common::{json_of, ocictl, unique_id, Env};
@@ -60,6 +60,9 @@ fn demo_layers() -> Vec<Vec<u8>> {
         hardlink("data/hard", "data/secret"),
         symlink("data/link", "secret"),
         Entry::Dir("srv/", 0o755),
+        Entry::Dir("dev/", 0o755),
+        Entry::CharDevice("dev/null", 1, 3),
+        Entry::WithXattr("bin/tagged", b"#!/bin/sh\n", "user.origin", b"image"),
     ];
     vec![layer(&lower), layer(&upper)]
 }
@@ -112,6 +115,16 @@ fn assert_demo_bundle(bundle: &Path) {
     assert_eq!(secret.permissions().mode() & 0o7777, 0o600);
     assert_eq!((secret.uid(), secret.gid()), (1000, 1000));
     assert_eq!(secret.mtime(), 1_700_000_000);
+    let data_dir = std::fs::metadata(rootfs.join("data")).unwrap();
+    assert_eq!(data_dir.mtime(), 1_700_000_000, "directory times set last");
+    let null = std::fs::metadata(rootfs.join("dev/null")).unwrap();
+    assert!(null.file_type().is_char_device());
+    assert_eq!(null.rdev(), libc::makedev(1, 3));
+    assert_eq!(null.permissions().mode() & 0o7777, 0o666);
+    assert_eq!(
+        xattr(&rootfs.join("bin/tagged"), "user.origin").as_deref(),
+        Some(&b"image"[..])
+    );
     let hard = std::fs::metadata(rootfs.join("data/hard")).unwrap();
     assert_eq!(hard.ino(), secret.ino(), "a hard link, not a copy");
     assert_eq!(
@@ -140,6 +153,24 @@ fn assert_demo_bundle(bundle: &Path) {
     assert_eq!(config["root"]["path"], "rootfs");
 }
 
+/// An extended attribute of `path` (not following a link).
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let name = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: NUL-terminated strings and a buffer with its length.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
 /// Nothing but `expected` beside the bundle: no private build directory left.
 fn assert_only(dir: &Path, expected: &[&str]) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -163,6 +194,16 @@ fn oci_layout_unpacks_with_whiteouts_links_owners_and_config() {
     let report = json_of(cmd, &[]);
     assert_demo_bundle(&bundle);
     assert_eq!(report["digest"], digest.as_str());
+    // On a pipe: no progress bar, nothing on stderr.
+    let quiet = ocictl()
+        .args(["bundle", "--image", &image])
+        .arg(t.path().join("quiet"))
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), "");
+    std::fs::remove_dir_all(t.path().join("quiet")).unwrap();
     let layers = report["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
     assert_eq!(layers[0]["compression"], "gzip");

@@ -22,6 +22,10 @@ pub enum Entry {
     },
     Symlink(String, String),
     Hardlink(String, String),
+    /// A character device (major, minor), mode 0666.
+    CharDevice(&'static str, u32, u32),
+    /// A regular file with extended attributes (PAX `SCHILY.xattr.*`).
+    WithXattr(&'static str, &'static [u8], &'static str, &'static [u8]),
 }
 
 /// A regular file owned by root.
@@ -55,6 +59,20 @@ pub fn layer(entries: &[Entry]) -> Vec<u8> {
         let mut h = tar::Header::new_gnu();
         h.set_mtime(1_700_000_000);
         let (name, data): (&str, &[u8]) = match e {
+            Entry::CharDevice(p, major, minor) => {
+                h.set_entry_type(tar::EntryType::Char);
+                h.set_mode(0o666);
+                h.set_device_major(*major).unwrap();
+                h.set_device_minor(*minor).unwrap();
+                (p, &[])
+            }
+            Entry::WithXattr(p, data, key, value) => {
+                let key = format!("SCHILY.xattr.{key}");
+                b.append_pax_extensions([(key.as_str(), *value)]).unwrap();
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o755);
+                (p, data)
+            }
             Entry::Dir(p, mode) => {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(*mode);
