@@ -292,6 +292,29 @@ fn a_corrupt_layer_blob_is_named_and_leaves_no_bundle() {
 }
 
 #[test]
+fn an_image_for_another_architecture_is_refused_before_unpacking() {
+    let t = tmp();
+    let layers = demo_layers();
+    let mut cfg = demo_config(&layers);
+    cfg["architecture"] = json!("s390x");
+    oci_layout(
+        &t.path().join("img"),
+        "1.0",
+        &[(Compress::Gzip, layers[0].clone())],
+        &cfg,
+    );
+    let out = ocictl()
+        .args(["bundle", "--image"])
+        .arg(format!("oci:{}:1.0", t.path().join("img").display()))
+        .arg(t.path().join("bundle"))
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("built for linux/s390x"), "{stderr}");
+    assert_only(t.path(), &["img"]);
+}
+
+#[test]
 fn existing_bundle_paths_are_refused_unless_new_or_an_empty_dir_of_ours() {
     let t = tmp();
     let img = t.path().join("img");

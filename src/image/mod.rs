@@ -155,6 +155,7 @@ pub fn unpack(
         config,
         layers,
     } = image;
+    check_platform(&config, &digest)?;
     let image_config = spec::ImageConfig::from_json(&config);
     // Refuse a config with no command before any layer is written.
     image_config.args(&req.choices.command)?;
@@ -304,6 +305,21 @@ fn apply_layer(
         entries: applied.entries,
         bytes_written: applied.bytes_written,
     })
+}
+
+/// Refuse an image for another OS or architecture before unpacking it
+/// (it would only fail later with "exec format error").
+fn check_platform(config: &serde_json::Value, digest: &Digest) -> Result<(), ImageError> {
+    let os = source::str_field(config, "os").unwrap_or_default();
+    let arch = source::str_field(config, "architecture").unwrap_or_default();
+    let host = source::host_architecture();
+    if (!os.is_empty() && os != "linux") || (!arch.is_empty() && arch != host) {
+        return Err(ImageError::Format {
+            what: format!("image {digest}"),
+            why: format!("it is built for {os}/{arch}, and this machine runs linux/{host}"),
+        });
+    }
+    Ok(())
 }
 
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
