@@ -292,6 +292,43 @@ fn a_corrupt_layer_blob_is_named_and_leaves_no_bundle() {
 }
 
 #[test]
+fn a_multi_platform_index_gives_this_machines_manifest() {
+    let t = tmp();
+    let img = t.path().join("img");
+    let manifest = demo_oci(&img);
+    let index_path = img.join("index.json");
+    let index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let mut entry = index["manifests"][0].clone();
+    entry["annotations"] = json!(null);
+    let mut other = entry.clone();
+    other["platform"] = json!({"os": "linux", "architecture": "arm64"});
+    other["digest"] = json!(format!("sha256:{}", "0".repeat(64)));
+    entry["platform"] = json!({"os": "linux", "architecture": "amd64"});
+    let nested = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [other, entry],
+    }))
+    .unwrap();
+    let nested_digest = sha256(&nested);
+    std::fs::write(img.join("blobs/sha256").join(&nested_digest[7..]), &nested).unwrap();
+    let top = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": nested_digest, "size": nested.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }]});
+    std::fs::write(&index_path, serde_json::to_vec(&top).unwrap()).unwrap();
+    let bundle = t.path().join("bundle");
+    let mut cmd = ocictl();
+    cmd.args(["bundle", "--image"])
+        .arg(format!("oci:{}:multi", img.display()))
+        .arg(&bundle);
+    let report = json_of(cmd, &[]);
+    assert_eq!(report["digest"], manifest.as_str());
+    assert_demo_bundle(&bundle);
+}
+
+#[test]
 fn an_image_for_another_architecture_is_refused_before_unpacking() {
     let t = tmp();
     let layers = demo_layers();
