@@ -252,18 +252,28 @@ fn populate(bundle: &SecureDir, busybox: &[u8], config: &[u8]) -> Result<(), Bun
 }
 
 fn demo_spec(demo: &DemoBundle) -> Result<Spec, oci_spec::OciSpecError> {
+    Ok(default_spec(
+        demo.args.clone(),
+        demo.terminal,
+        &demo.hostname,
+    ))
+}
+
+/// The spec every bundle ocictl makes starts from (busybox or image):
+/// oci-spec's runc-like defaults, a writable `rootfs`, the process in `/`.
+pub fn default_spec(args: Vec<String>, terminal: bool, hostname: &str) -> Spec {
     let mut spec = Spec::default();
     let mut process = spec.process().clone().unwrap_or_default();
-    process.set_args(Some(demo.args.clone()));
-    process.set_terminal(Some(demo.terminal));
+    process.set_args(Some(args));
+    process.set_terminal(Some(terminal));
     process.set_cwd("/".into());
     spec.set_process(Some(process));
-    spec.set_hostname(Some(demo.hostname.clone()));
+    spec.set_hostname(Some(hostname.to_string()));
     let mut root = spec.root().clone().unwrap_or_default();
     root.set_path("rootfs".into());
     root.set_readonly(Some(false));
     spec.set_root(Some(root));
-    Ok(spec)
+    spec
 }
 
 /// A private copy of a bundle's config.json with `process.terminal` set,

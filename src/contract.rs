@@ -278,6 +278,14 @@ pub struct BundleMade {
     pub args: Vec<String>,
 }
 
+/// `bundle`'s output: a busybox bundle, or what `--image` unpacked.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Bundled {
+    Busybox(BundleMade),
+    Image(ocictl::image::Report),
+}
+
 /// `features`: the runtime's own features document, as it wrote it.
 pub type Features = serde_json::Map<String, serde_json::Value>;
 
@@ -338,7 +346,7 @@ published! {
     "version" => Versions,
     "features" => Features,
     "spec" => SpecWritten,
-    "bundle" => BundleMade,
+    "bundle" => Bundled,
     "error" => Failure,
 }
 

@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod duration;
+pub mod image;
 pub mod input_file;
 pub mod runtime;
 pub mod secure_dir;

@@ -9,6 +9,7 @@ mod contract;
 mod help;
 mod long_flags;
 mod output;
+mod progress;
 mod report;
 
 use std::process::ExitCode;
