@@ -144,6 +144,22 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub setpgid: bool,
 
+    /// Whether `create` and `run -d` leave ocictl's monitor with the
+    /// container (for `wait`, `logs`, `attach`). auto: yes, unless
+    /// --pid-file is given — a caller that passes --pid-file (containerd's
+    /// shim, conmon) is a supervisor that reaps the container itself, so
+    /// the process tree, argv and stdio stay exactly runc's. always, never:
+    /// regardless of --pid-file (a command's --no-monitor means never).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "OCICTL_MONITOR",
+        default_value = "auto",
+        value_name = "auto|always|never"
+    )]
+    pub monitor: MonitorMode,
+
     /// Kill a runtime call that owes a prompt answer (state, list, kill,
     /// pause, …) after this long, so ocictl never hangs on a hung runtime.
     /// `run`, `create`, `exec`, `restore`, `checkpoint` and `events` are
@@ -208,6 +224,14 @@ pub fn parse_root_arg(s: &str) -> Result<PathBuf, String> {
 pub enum LogFormatArg {
     Text,
     Json,
+}
+
+/// When a detached container gets ocictl's monitor (see `--monitor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MonitorMode {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

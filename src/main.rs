@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         runc: cli.global.runc(),
         format,
         format_chosen,
+        monitor: cli.global.monitor,
     };
     // `list -f json` and `ps -f json` report their errors as JSON too.
     let error_format = cli.command.own_format().unwrap_or(format);

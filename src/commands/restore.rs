@@ -17,7 +17,9 @@ use crate::output::{self, Format};
 /// In the foreground ocictl waits, passes signals on, and exits with the
 /// restored process's status (128+N when signal N killed it); with -d it
 /// returns once the container runs. The restored process inherits ocictl's
-/// stdio, as with runc. After a reboot, restore what cron saved with
+/// stdio, as with runc, and restore never starts ocictl's monitor (whatever
+/// --monitor says): the process tree is runc's, so a supervisor that passes
+/// --pid-file (containerd's shim) reaps the restored container. After a reboot, restore what cron saved with
 /// `ocictl restore --image-root DIR --latest -d -b BUNDLE ID`.
 #[derive(Debug, Args)]
 pub struct Restore {
