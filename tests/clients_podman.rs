@@ -341,3 +341,30 @@ fn podman_info_reports_the_runtime() {
         |version| assert!(version.starts_with("runc version 1."), "{version}"),
     );
 }
+
+#[test]
+fn podman_s_checkpoint_probes_find_what_they_find_in_runc() {
+    // podman runs these to learn what the runtime can do: `checkpoint
+    // --help` must succeed, and `restore --lsm-mount-context` (restore into
+    // a pod) must answer with runc's "flag needs an argument".
+    let runc = client_env::require("runc", "runc");
+    same_for_both(
+        "podman's checkpoint/restore probes",
+        |b| {
+            let binary = match b {
+                Binary::Runc => runc.clone(),
+                Binary::Ocictl => ocictl_path(),
+            };
+            let probe = |args: &[&str]| {
+                let mut cmd = std::process::Command::new(&binary);
+                cmd.args(args);
+                run(cmd, None, COMMAND_DEADLINE)
+            };
+            let help = probe(&["checkpoint", "--help"]).code;
+            let pod = probe(&["restore", "--lsm-mount-context"]);
+            let combined = format!("{}{}", pod.stdout, pod.stderr);
+            (help, combined.contains("flag needs an argument"))
+        },
+        |seen| assert_eq!(seen, &(Some(0), true)),
+    );
+}
