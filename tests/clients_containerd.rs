@@ -87,9 +87,11 @@ fn containerd_detached_run_exec_and_ps() {
         |b| {
             let id = format!("det-{}", b.name());
             detached(&ctd, b, &id, FOREVER);
+            let n = std::cell::Cell::new(0);
             let exec = |args: &[&str], stdin: Option<&[u8]>| {
                 let mut all = vec!["task", "exec", "--exec-id"];
-                let exec_id = format!("e{}", args.len());
+                n.set(n.get() + 1);
+                let exec_id = format!("e{}", n.get());
                 all.push(&exec_id);
                 all.push(&id);
                 all.extend_from_slice(args);
@@ -101,6 +103,8 @@ fn containerd_detached_run_exec_and_ps() {
                 &["sh", "-c", "read l; echo \"got $l\"; exit 0"],
                 Some(b"line\n"),
             );
+            let missing = ctd.ctr_run(&["task", "exec", "--exec-id", "m", &id, "nosuch"], None);
+            let missing = (missing.code, missing.stderr.trim().to_string());
             // The init and its `sleep` (a fresh one every 0.1 s): count the init.
             let ps = ctd.ctr_ok(&["task", "ps", &id]);
             let header = ps
@@ -111,13 +115,20 @@ fn containerd_detached_run_exec_and_ps() {
                 .count();
             let procs = ps.lines().count() > 1;
             ctd.remove(&id);
-            (plain, code, stdin, header, procs, ctd.task_status(&id))
+            let status = ctd.task_status(&id);
+            (plain, code, stdin, header, procs, status, missing)
         },
         |seen| {
             assert_eq!(seen.0, (Some(0), "hi".to_string()));
             assert_eq!(seen.1, (Some(5), "x".to_string()));
             assert_eq!(seen.2, (Some(0), "got line".to_string()));
             assert_eq!((seen.3, seen.4, &seen.5), (2, true, &None));
+            assert_eq!(seen.6 .0, Some(1));
+            assert!(
+                seen.6 .1.contains("executable file not found"),
+                "{}",
+                seen.6 .1
+            );
         },
     );
 }

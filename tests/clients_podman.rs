@@ -112,6 +112,8 @@ fn podman_detached_run_exec_top_and_stats() {
             let plain = exec(&[&name, "echo", "hi"], None);
             let code = exec(&[&name, "sh", "-c", "echo x; exit 5"], None);
             let stdin = exec(&["-i", &name, "cat"], Some(b"piped\n"));
+            let missing = pm.run(b, &["exec", &name, "nosuch"], None);
+            let missing = (missing.code, message(&missing, &pm.binary(b)));
             let top = pm.ok(b, &["top", &name, "pid", "args"]);
             let top_has_init = top
                 .lines()
@@ -127,7 +129,16 @@ fn podman_detached_run_exec_top_and_stats() {
                 tty_code,
                 tty_text.contains("/dev/pts/") && tty_text.contains("got typed"),
             );
-            (state, plain, code, stdin, top_has_init, stats_name, tty)
+            (
+                state,
+                plain,
+                code,
+                stdin,
+                top_has_init,
+                stats_name,
+                tty,
+                missing,
+            )
         },
         |seen| {
             assert_eq!(seen.0, "running true");
@@ -135,6 +146,12 @@ fn podman_detached_run_exec_top_and_stats() {
             assert_eq!(seen.2, (Some(5), "x".to_string()));
             assert_eq!(seen.3, (Some(0), "piped".to_string()));
             assert_eq!((seen.4, seen.5, seen.6), (true, true, (Some(6), true)));
+            assert_eq!(seen.7 .0, Some(127));
+            assert!(
+                seen.7 .1.contains("executable file not found"),
+                "{}",
+                seen.7 .1
+            );
         },
     );
 }
@@ -204,11 +221,21 @@ fn podman_kill_stop_and_wait() {
             // PID 1 ignores TERM without a trap: stop has to KILL it.
             let sleeper = pm.detached(b, &format!("ks-{n}"), &["sleep", "300"]);
             let stop = ended(&sleeper, &["stop", "--time", "1"]);
-            (term, kill, stop)
+            // Sharing the host's pid namespace, podman stops it with the
+            // runtime's `kill --all`.
+            let host = format!("kh-{n}");
+            let args = ["-d", "--name", &host, "--pid", "host"];
+            pm.run_container(b, &args, &["sleep", "300"], None)
+                .ok("podman run -d --pid host");
+            let all = ended(&host, &["stop", "--time", "1"]);
+            (term, kill, stop, all)
         },
         |seen| {
             let ended = |code: &str| (code.to_string(), format!("exited {code}"));
-            assert_eq!(seen, &(ended("7"), ended("137"), ended("137")));
+            assert_eq!(
+                seen,
+                &(ended("7"), ended("137"), ended("137"), ended("143"))
+            );
         },
     );
 }

@@ -246,40 +246,109 @@ fn walk(dir: &Path, shown: &str, found: &mut BTreeSet<String>) {
 }
 
 impl Drop for Sandbox {
-    /// Whatever is still running in the namespace was started by this test
-    /// (its daemons, shims, conmons, containers): kill it by pid.
+    /// Whatever still runs in the namespace was started by this test (its
+    /// daemons, shims, conmons) and so were their descendants (containers,
+    /// in namespaces of their own): kill them by pid, then remove the
+    /// cgroups the containers were in (only empty ones can go).
     fn drop(&mut self) {
+        let holder = self.holder.id() as i32;
+        let mut cgroups = BTreeSet::new();
         if let Some(ns) = self.mount_ns() {
             for _ in 0..3 {
-                let mut any = false;
-                for pid in pids_in_mount_ns(&ns) {
-                    if pid != self.holder.id() as i32 {
-                        // SAFETY: kill has no memory-safety preconditions.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
-                        any = true;
-                    }
-                }
-                if !any {
+                let ours: Vec<i32> = with_descendants(pids_in_mount_ns(&ns))
+                    .into_iter()
+                    .filter(|&pid| pid != holder)
+                    .collect();
+                if ours.is_empty() {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                for pid in ours {
+                    cgroups.extend(cgroup_dirs(pid));
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+        for dir in cgroups.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
 fn pids_in_mount_ns(ns: &Path) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|link| link == ns)
+        })
+        .collect()
+}
+
+fn all_pids() -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/mnt")).is_ok_and(|link| link == ns)
+        .collect()
+}
+
+/// `roots` and every process below them.
+fn with_descendants(roots: Vec<i32>) -> BTreeSet<i32> {
+    let parents: Vec<(i32, i32)> = all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the ")" that ends the command name: state, then ppid.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
         })
+        .collect();
+    let mut found: BTreeSet<i32> = roots.into_iter().collect();
+    loop {
+        let before = found.len();
+        for &(pid, ppid) in &parents {
+            if found.contains(&ppid) {
+                found.insert(pid);
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// The cgroup v1/v2 directories `pid` is in, below each hierarchy's root.
+fn cgroup_dirs(pid: i32) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            if path == "/" || path.contains("..") {
+                return None;
+            }
+            let hierarchy = match controllers {
+                "" => "unified".to_string(),
+                c => c.trim_start_matches("name=").to_string(),
+            };
+            Some(
+                Path::new("/sys/fs/cgroup")
+                    .join(hierarchy)
+                    .join(path.trim_start_matches('/')),
+            )
+        })
+        .filter(|dir| dir.is_dir())
         .collect()
 }
 
