@@ -51,14 +51,17 @@ pub fn require(program: &str, package: &str) -> PathBuf {
         unsafe { libc::geteuid() } == 0,
         "the client tests run containerd and podman and need root: run `sudo scripts/test`"
     );
+    find(program).unwrap_or_else(|| {
+        panic!("{program} is missing: run `sudo scripts/setup --tests` (installs {package})")
+    })
+}
+
+fn find(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/usr/bin".into(), "/sbin".into()])
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{program} is missing: run `sudo scripts/setup --tests` (installs {package})")
-        })
 }
 
 /// What a client command did.
@@ -227,6 +230,38 @@ impl Sandbox {
         found
     }
 
+    /// `runc delete --force` every container left in the runtime roots the
+    /// clients use here (containerd's namespace "default", podman's
+    /// /run/runc): it kills them and removes their cgroups, even those of a
+    /// container that already exited.
+    fn delete_containers(&self) {
+        let Some(runc) = find("runc") else {
+            return;
+        };
+        for root in ["/run/containerd/runc/default", "/run/runc"] {
+            let Ok(entries) = std::fs::read_dir(self.inside(root)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let mut cmd = self.cmd(&runc);
+                cmd.arg("--root")
+                    .arg(root)
+                    .args(["delete", "--force"])
+                    .arg(entry.file_name())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                if let Ok(mut child) = cmd.spawn() {
+                    let end = Instant::now() + Duration::from_secs(10);
+                    while matches!(child.try_wait(), Ok(None)) && Instant::now() < end {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+    }
+
     fn mount_ns(&self) -> Option<PathBuf> {
         std::fs::read_link(format!("/proc/{}/ns/mnt", self.holder.id())).ok()
     }
@@ -252,6 +287,7 @@ impl Drop for Sandbox {
     /// cgroups the containers were in (only empty ones can go).
     fn drop(&mut self) {
         let holder = self.holder.id() as i32;
+        self.delete_containers();
         let mut cgroups = BTreeSet::new();
         if let Some(ns) = self.mount_ns() {
             for _ in 0..3 {
