@@ -22,8 +22,17 @@ fn main() -> ExitCode {
     );
     init_tracing(cli.global.debug);
     let format = cli.global.format;
+    let runc = cli.global.runc().unwrap_or_else(|message| {
+        let err = anyhow::Error::new(report::CodedError {
+            code: ocictl::runtime::exit_code::RUNTIME_NOT_FOUND,
+            message,
+        });
+        let code = report::exit_code_of(&err);
+        report::print_error(&err, cli.global.format, code);
+        std::process::exit(code);
+    });
     let ctx = commands::Context {
-        runc: cli.global.runc(),
+        runc,
         format,
         format_chosen,
         monitor: cli.global.monitor,
