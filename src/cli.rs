@@ -232,6 +232,22 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub setpgid: bool,
 
+    /// Whether `create` and `run -d` leave ocictl's monitor with the
+    /// container (for `wait`, `logs`, `attach`). auto: yes, unless
+    /// --pid-file is given — a caller that passes --pid-file (containerd's
+    /// shim, conmon) is a supervisor that reaps the container itself, so
+    /// the process tree, argv and stdio stay exactly runc's. always, never:
+    /// regardless of --pid-file (a command's --no-monitor means never).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "OCICTL_MONITOR",
+        default_value = "auto",
+        value_name = "auto|always|never"
+    )]
+    pub monitor: MonitorMode,
+
     /// Kill a runtime call that owes a prompt answer (state, list, kill,
     /// pause, …) after this long, so ocictl never hangs on a hung runtime.
     /// `run`, `create`, `exec`, `restore`, `checkpoint` and `events` are
@@ -344,6 +360,14 @@ pub enum LogFormatArg {
     Json,
 }
 
+/// When a detached container gets ocictl's monitor (see `--monitor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MonitorMode {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Rootless {
     True,
@@ -352,10 +376,11 @@ pub enum Rootless {
 }
 
 impl GlobalOpts {
-    /// The driver configured from these options.
-    pub fn runc(&self) -> Runtime {
-        Runtime {
-            binary: self.runtime.clone(),
+    /// The driver configured from these options; an error when the runtime
+    /// named on PATH is only ocictl itself.
+    pub fn runc(&self) -> Result<Runtime, String> {
+        Ok(Runtime {
+            binary: runtime_binary(&self.runtime)?,
             root: self.root.clone(),
             debug: self.debug,
             log: self.log.clone(),
@@ -375,7 +400,56 @@ impl GlobalOpts {
             cwd: None,
             extra_args: Vec::new(),
             timeout: Some(self.timeout),
+        })
+    }
+}
+
+/// The runtime for a bare name (`runc`): the first match on PATH that is not
+/// this very executable. Installed as `runc` ahead of the real one (so that
+/// podman and containerd pick it by default), ocictl would otherwise run
+/// itself, forever. A path, or a name found nowhere, is left as given.
+fn runtime_binary(name: &std::path::Path) -> Result<PathBuf, String> {
+    use std::os::unix::fs::MetadataExt;
+    if name.components().count() != 1 || name.to_str().is_some_and(|n| n.contains('/')) {
+        return Ok(name.to_path_buf());
+    }
+    let this = std::fs::metadata("/proc/self/exe").ok();
+    let is_this = |candidate: &std::path::Path| {
+        let Ok(meta) = std::fs::metadata(candidate) else {
+            return false;
+        };
+        this.as_ref()
+            .is_some_and(|t| (t.dev(), t.ino()) == (meta.dev(), meta.ino()))
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut found_self = None;
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() || meta.mode() & 0o111 == 0 {
+            continue;
         }
+        if is_this(&candidate) {
+            found_self.get_or_insert(candidate);
+            continue;
+        }
+        return Ok(if found_self.is_some() {
+            candidate
+        } else {
+            name.to_path_buf()
+        });
+    }
+    match found_self {
+        Some(me) => Err(format!(
+            "the runtime {} is ocictl itself ({} on PATH) and no other {} is on PATH: \
+             install the runtime, or give its path with --runtime (or OCICTL_RUNTIME)",
+            name.display(),
+            me.display(),
+            name.display()
+        )),
+        None => Ok(name.to_path_buf()),
     }
 }
 

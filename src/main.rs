@@ -27,10 +27,20 @@ fn main() -> ExitCode {
         );
     init_tracing(cli.global.debug);
     let format = cli.global.format;
+    let runc = cli.global.runc().unwrap_or_else(|message| {
+        let err = anyhow::Error::new(report::CodedError {
+            code: ocictl::runtime::exit_code::RUNTIME_NOT_FOUND,
+            message,
+        });
+        let code = report::exit_code_of(&err);
+        report::print_error(&err, cli.global.format, code, &report::About::default());
+        std::process::exit(code);
+    });
     let ctx = commands::Context {
-        runc: cli.global.runc(),
+        runc,
         format,
         format_chosen,
+        monitor: cli.global.monitor,
     };
     // `list -f json` and `ps -f json` report their errors as JSON too.
     let error_format = cli.command.own_format().unwrap_or(format);

@@ -181,6 +181,12 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
+    if let Some(flag) = missing_value_flag(&err) {
+        // runc's words for it, which callers probe for: podman decides
+        // whether a runtime can restore into a pod by running `RUNTIME
+        // restore --lsm-mount-context` and looking for them.
+        let _ = writeln!(std::io::stderr().lock(), "flag needs an argument: {flag}");
+    }
     if informational || !json_requested() {
         err.exit();
     }
@@ -203,6 +209,22 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
     let text = serde_json::to_string(&failure).unwrap_or_default();
     let _ = writeln!(std::io::stderr().lock(), "{text}");
     std::process::exit(exit_code::USAGE);
+}
+
+/// The flag (`--name`) a usage error says was given without its value.
+fn missing_value_flag(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) if value.is_empty() => {}
+        _ => return None,
+    }
+    match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split_whitespace().next().map(str::to_string),
+        _ => None,
+    }
 }
 
 /// Whether the command line or the environment asks for JSON, read without

@@ -9,14 +9,19 @@ use ocictl::runtime::{ContainerId, CreateOpts};
 use ocictl::shim::client::{MonitorOpts, Monitored};
 
 use super::{report_action, Context, Outcome};
+use crate::cli::MonitorMode;
 use crate::contract::Created;
 
 /// Create a container from a bundle; `ocictl start` runs its process.
 ///
-/// The container's stdio is ocictl's own, as with runc. A small monitor
-/// process (see --no-monitor) stays with the container: it records its exit
-/// status (`ocictl wait`, `state`), and for a terminal container (no
-/// --console-socket) it holds the pty for `ocictl attach` and `ocictl logs`.
+/// The container's stdio is ocictl's own, as with runc. Unless --pid-file is
+/// given (see the global --monitor), a small monitor process stays with the
+/// container: it records its exit status (`ocictl wait`, `state`), and for a
+/// terminal container (no --console-socket) it holds the pty for `ocictl
+/// attach` and `ocictl logs`. With --pid-file the caller is taken to be a
+/// supervisor that reaps the container itself (containerd's shim, conmon):
+/// ocictl then runs the runtime exactly as runc is run and leaves nothing
+/// between the caller and the container.
 #[derive(Debug, Args)]
 pub struct Create {
     #[command(flatten)]
@@ -85,16 +90,19 @@ impl BundleArgs {
         }
     }
 
-    /// A detached terminal container needs someone to receive its pty
-    /// master: `terminal` says whether this container's process has one.
-    pub fn check_terminal(&self, terminal: bool) -> anyhow::Result<()> {
+    /// A detached terminal container without a monitor needs someone to
+    /// receive its pty master: `terminal` says whether this container's
+    /// process has one.
+    fn check_terminal(&self, terminal: bool, why: Unmonitored) -> anyhow::Result<()> {
         if terminal && self.console_socket.is_none() {
             return Err(crate::report::UsageError(format!(
                 "the container's process wants a terminal (process.terminal in {}/config.json, \
-                 or -t), and a detached container needs someone to hold it: start \
-                 `ocictl console SOCKET` (or runc's recvtty) and pass --console-socket SOCKET, \
-                 or run it in the foreground with `ocictl run -t`",
-                self.bundle.display()
+                 or -t), and a detached container without ocictl's monitor needs someone to \
+                 hold it: start `ocictl console SOCKET` (or runc's recvtty) and pass \
+                 --console-socket SOCKET, or run it in the foreground with `ocictl run -t` \
+                 ({})",
+                self.bundle.display(),
+                why.remedy()
             ))
             .into());
         }
@@ -105,9 +113,10 @@ impl BundleArgs {
 /// The monitor's options, shared by `create` and `run`.
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
-    /// Start no monitor: run the runtime exactly as runc would be run (the
-    /// same argv), and keep no exit status, terminal or output. A detached
-    /// terminal container then needs --console-socket.
+    /// Start no monitor (the same as the global `--monitor never`): run the
+    /// runtime exactly as runc would be run (the same argv), and keep no
+    /// exit status, terminal or output. A detached terminal container then
+    /// needs --console-socket.
     #[arg(long)]
     pub no_monitor: bool,
 
@@ -136,17 +145,59 @@ fn parse_log_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// Why a detached container gets no monitor, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmonitored {
+    /// `--no-monitor` or `--monitor never`.
+    Refused,
+    /// `--pid-file` under `--monitor auto`: a supervisor reaps it.
+    Supervised,
+}
+
+impl Unmonitored {
+    /// What to change to get the monitor after all.
+    fn remedy(self) -> &'static str {
+        match self {
+            Unmonitored::Refused => "drop --no-monitor / --monitor never",
+            Unmonitored::Supervised => {
+                "a caller that passes --pid-file reaps the container itself and gets no \
+                 monitor; add --monitor always to have one anyway"
+            }
+        }
+    }
+}
+
 impl MonitorArgs {
-    /// The monitor's options for a container whose process has a terminal
-    /// or not; a usage error for --log-output without a monitor.
-    pub fn opts(&self, terminal: bool) -> anyhow::Result<Option<MonitorOpts>> {
-        if self.no_monitor {
+    /// The rule (see the global `--monitor`): whether a detached container
+    /// gets a monitor, or why not.
+    pub fn decide(&self, mode: MonitorMode, pid_file: bool) -> Result<(), Unmonitored> {
+        match mode {
+            _ if self.no_monitor => Err(Unmonitored::Refused),
+            MonitorMode::Never => Err(Unmonitored::Refused),
+            MonitorMode::Always => Ok(()),
+            MonitorMode::Auto if pid_file => Err(Unmonitored::Supervised),
+            MonitorMode::Auto => Ok(()),
+        }
+    }
+
+    /// The monitor's options for a detached container whose process has a
+    /// terminal or not, `None` when it gets no monitor; a usage error for
+    /// --log-output without one.
+    pub fn opts(
+        &self,
+        ctx: &Context,
+        bundle: &BundleArgs,
+        terminal: bool,
+    ) -> anyhow::Result<Option<MonitorOpts>> {
+        if let Err(why) = self.decide(ctx.monitor, bundle.pid_file.is_some()) {
             if self.log_output.is_some() {
-                return Err(crate::report::UsageError(
-                    "--log-output needs the monitor: drop --no-monitor".into(),
-                )
+                return Err(crate::report::UsageError(format!(
+                    "--log-output needs ocictl's monitor: {}",
+                    why.remedy()
+                ))
                 .into());
             }
+            bundle.check_terminal(terminal, why)?;
             return Ok(None);
         }
         let winsize = ocictl::tty::controlling_stdio()
@@ -187,16 +238,20 @@ impl Create {
         // terminal copy of it and holds the pty.
         let copy = self.tty && !bundle.wants_terminal();
         let terminal = self.tty || bundle.wants_terminal();
-        let Some(mut monitor) = self.monitor.opts(terminal)? else {
+        let Some(mut monitor) = self
+            .monitor
+            .opts(ctx, &self.bundle, terminal)
+            .with_context(fail)?
+        else {
             if copy {
                 return Err(crate::report::UsageError(
-                    "create -t needs ocictl's monitor, which holds the terminal: drop \
-                     --no-monitor (or set process.terminal and pass --console-socket)"
+                    "create -t needs ocictl's monitor, which holds the terminal and its copy of \
+                     the bundle: use `--monitor always` (or set process.terminal in config.json \
+                     and pass --console-socket)"
                         .into(),
                 )
                 .into());
             }
-            self.bundle.check_terminal(terminal).with_context(fail)?;
             ctx.runc
                 .create(&self.id, &self.bundle.create_opts())
                 .with_context(fail)?;

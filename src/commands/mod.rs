@@ -43,6 +43,8 @@ pub struct Context {
     /// Whether the user chose the format (flag or OCICTL_FORMAT), rather
     /// than getting the default.
     pub format_chosen: bool,
+    /// When `create` and `run -d` start the monitor (`--monitor`).
+    pub monitor: crate::cli::MonitorMode,
 }
 
 /// A command's result: the exit code, or an error with context.

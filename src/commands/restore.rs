@@ -17,7 +17,11 @@ use crate::output::{self, Format};
 /// In the foreground ocictl waits, passes signals on, and exits with the
 /// restored process's status (128+N when signal N killed it); with -d it
 /// returns once the container runs. The restored process inherits ocictl's
-/// stdio, as with runc. After a reboot, restore what cron saved with
+/// stdio, as with runc. A detached restore gets ocictl's monitor (wait,
+/// logs, attach) as `run -d` does, by the same rule (see the global
+/// --monitor): a supervisor that passes --pid-file (containerd's shim)
+/// gets runc's process tree and reaps the restored container itself. After
+/// a reboot, restore what cron saved with
 /// `ocictl restore --image-root DIR --latest -d -b BUNDLE ID`.
 #[derive(Debug, Args)]
 pub struct Restore {
@@ -110,7 +114,14 @@ impl Restore {
             from: self.from.clone(),
             on_recovery: Some(print_recovery),
             // A detached restore gets a shim, like `run -d`.
-            monitor: self.detach.then(ocictl::shim::client::MonitorOpts::default),
+            // A detached restore gets a shim like `run -d`, by the same rule.
+            monitor: (self.detach
+                && match ctx.monitor {
+                    crate::cli::MonitorMode::Never => false,
+                    crate::cli::MonitorMode::Always => true,
+                    crate::cli::MonitorMode::Auto => self.pid_file.is_none(),
+                })
+            .then(ocictl::shim::client::MonitorOpts::default),
         };
         let restored = checkpoint::restore(&ctx.runc, &self.id, &req)
             .map_err(|e| store_error(e, format!("cannot restore container {}", self.id)))?;

@@ -22,9 +22,12 @@ use crate::contract::{Ended, Ran};
 /// put back exactly as it was when the container exits. Piped input works
 /// too: its end reaches the container as the terminal's EOF (^D).
 ///
-/// Detached (-d), a small monitor process stays with the container (see
-/// --no-monitor): `ocictl wait` and `state` learn its exit status, and for a
-/// terminal container it holds the pty: `ocictl attach ID`, `ocictl logs ID`.
+/// Detached (-d), a small monitor process stays with the container unless
+/// --pid-file is given (see the global --monitor, and --no-monitor): `ocictl
+/// wait` and `state` learn its exit status, and for a terminal container it
+/// holds the pty: `ocictl attach ID`, `ocictl logs ID`. A caller that passes
+/// --pid-file (containerd's shim, conmon) reaps the container itself, so
+/// ocictl then leaves the process tree, argv and stdio exactly runc's.
 #[derive(Debug, Args)]
 pub struct Run {
     #[command(flatten)]
@@ -60,7 +63,9 @@ impl Run {
         let bundle = self.bundle.load().with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
         let monitor = if self.detach {
-            self.monitor.opts(terminal)?
+            self.monitor
+                .opts(ctx, &self.bundle, terminal)
+                .with_context(fail)?
         } else if self.monitor.log_output.is_some() {
             return Err(crate::report::UsageError(
                 "--log-output is for detached containers (-d)".into(),
@@ -69,9 +74,6 @@ impl Run {
         } else {
             None
         };
-        if self.detach && monitor.is_none() {
-            self.bundle.check_terminal(terminal).with_context(fail)?;
-        }
         let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
         if foreground_tty {
             // From here on SIGINT/SIGTERM are caught and passed on to the
