@@ -136,7 +136,7 @@ impl Runtime {
         self.argv_with_log(args, None)
     }
 
-    pub(crate) fn argv_with_log(&self, args: Args, private_log: Option<&Path>) -> Argv {
+    fn argv_with_log(&self, args: Args, private_log: Option<&Path>) -> Argv {
         let mut argv: Vec<OsString> = vec![self.binary.clone().into_os_string()];
         if let Some(root) = &self.root {
             argv.push("--root".into());
@@ -183,7 +183,7 @@ impl Runtime {
         Argv(argv)
     }
 
-    pub(crate) fn command(&self, argv: &Argv) -> Command {
+    fn command(&self, argv: &Argv) -> Command {
         tracing::debug!(argv = %argv, "running the runtime");
         let mut cmd = Command::new(&argv.0[0]);
         cmd.args(&argv.0[1..]);

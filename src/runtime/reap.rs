@@ -58,6 +58,21 @@ pub fn reap_ready(pid: Pid) -> nix::Result<Option<Termination>> {
     }
 }
 
+/// [`reap_ready`] without its error: what ended, `pid` among it or not (a
+/// subreaper with nothing left to reap has seen all it will see).
+pub fn reap_now(pid: Pid) -> Option<Termination> {
+    reap_ready(pid).ok().flatten()
+}
+
+/// The end of `pid` if it has ended, reaping every other ended child too;
+/// `Err` when it is not our child at all (so no end will come).
+pub fn ended(pid: Pid) -> nix::Result<Option<Termination>> {
+    match reap_now(pid) {
+        Some(t) => Ok(Some(t)),
+        None => try_wait(pid),
+    }
+}
+
 /// Block, reaping every orphan that lands here meanwhile, until `pid` has
 /// ended.
 pub fn reap_until(pid: Pid) -> nix::Result<Termination> {

@@ -11,7 +11,6 @@
 //!   recording the exit);
 //! - [`pty`]: a terminal shim's loop and its attach server;
 //! - [`console_log`]: the capped, rotated terminal log;
-//! - [`reap`]: reaping as a child subreaper;
 //! - [`state`]: the records as every other command reads them;
 //! - [`attach`]: the attach protocol and its client.
 
@@ -22,6 +21,5 @@ pub mod console_log;
 pub mod layout;
 pub mod protocol;
 pub mod pty;
-mod reap;
 pub mod server;
 pub mod state;

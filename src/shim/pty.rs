@@ -18,10 +18,10 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
 
+use crate::runtime::reap::reap_now;
 use crate::runtime::Termination;
 use crate::shim::attach;
 use crate::shim::console_log::LogSink;
-use crate::shim::reap::reap_now;
 use crate::tty::{self, SignalPipe};
 
 /// How much of a terminal's recent output the shim keeps in memory.

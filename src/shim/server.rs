@@ -37,13 +37,13 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal as NixSignal};
 use nix::unistd::Pid;
 
+use crate::runtime::reap;
 use crate::runtime::{process, Args, ConsoleSocket, ContainerId, DeleteOpts, Error, Termination};
 use crate::secure_dir::SecureDir;
 use crate::shim::console_log::{ConsoleLog, LogSink};
 use crate::shim::layout;
 use crate::shim::protocol::{self, Job, Output, Report, WireError};
 use crate::shim::pty::Terminal;
-use crate::shim::reap;
 use crate::shim::state::{ExitRecord, Meta};
 use crate::tty::{self, SignalPipe};
 
@@ -96,9 +96,9 @@ enum NotUp {
     Unmonitored(String),
 }
 
-/// The runtime's command, ready to spawn, and what explains its failure.
+/// The runtime just started, and what explains its failure.
 struct Launch {
-    cmd: std::process::Command,
+    child: std::process::Child,
     argv: crate::runtime::Argv,
     private_log: Option<process::PrivateLog>,
     stderr_file: Option<File>,
@@ -225,17 +225,16 @@ impl Shim {
             _ => None,
         };
         let runtime = &job.runtime;
+        self.signals.clear(&[libc::SIGCHLD]);
+        let created_after = Utc::now();
         let Launch {
-            cmd,
+            child,
             argv,
             mut private_log,
             mut stderr_file,
         } = self
             .launch(args, socket.is_some(), log.as_ref())
             .map_err(failed)?;
-        self.signals.clear(&[libc::SIGCHLD]);
-        let created_after = Utc::now();
-        let child = process::spawn(cmd, &argv, &runtime.binary).map_err(failed)?;
         let pid = Pid::from_raw(child.id() as i32);
         drop(child);
         let mut status = None;
@@ -244,7 +243,7 @@ impl Shim {
         if let Some(socket) = &socket {
             let accepted = socket.accept(self.signals, None, || {
                 if status.is_none() {
-                    status = reap::check_one(pid).ok().flatten();
+                    status = reap::try_wait(pid).ok().flatten();
                 }
                 aborted = aborted || caller_aborted(caller);
                 status.is_some() || aborted
@@ -337,27 +336,32 @@ impl Shim {
             built.arg(a);
         }
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
-        let argv = runtime.argv_with_log(built, log_path.as_deref());
-        let mut cmd = runtime.command(&argv);
         let mut stderr_file = None;
         let file_err = |e| Error::io("a private stderr file", e);
+        let mut stdio: Option<(Stdio, Stdio, Stdio)> = None;
         if pty {
             let f = tempfile::tempfile().map_err(file_err)?;
             let child_end = f.try_clone().map_err(file_err)?;
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(child_end);
+            stdio = Some((Stdio::null(), Stdio::null(), child_end.into()));
             stderr_file = Some(f);
         } else if let Some(LogSink::File(f)) = log {
             let log_err = |e| Error::io("the log file", e);
             let out = f.try_clone().map_err(log_err)?;
             let err = f.try_clone().map_err(log_err)?;
-            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+            stdio = Some((Stdio::null(), out.into(), err.into()));
         }
-        cmd.process_group(0);
+        // The one launch path of the driver (global flags checked, the
+        // environment and process attributes applied), in a process group
+        // of its own so an abort ends its hooks too.
+        let launched = runtime.launch(built, log_path.as_deref(), |cmd| {
+            if let Some((stdin, stdout, stderr)) = stdio {
+                cmd.stdin(stdin).stdout(stdout).stderr(stderr);
+            }
+            cmd.process_group(0);
+        })?;
         Ok(Launch {
-            cmd,
-            argv,
+            child: launched.child,
+            argv: launched.argv,
             private_log,
             stderr_file,
         })
@@ -371,7 +375,7 @@ impl Shim {
         caller: &UnixStream,
     ) -> Result<Termination, Option<Termination>> {
         loop {
-            match reap::check_one(pid) {
+            match reap::try_wait(pid) {
                 Ok(Some(status)) => return Ok(status),
                 Ok(None) => {}
                 Err(_) => return Err(None),
@@ -388,7 +392,7 @@ impl Shim {
                 self.signals.drain();
             }
             if fds[1].revents().is_some_and(|r| !r.is_empty()) {
-                return Err(reap::check_one(pid).ok().flatten());
+                return Err(reap::try_wait(pid).ok().flatten());
             }
         }
     }
@@ -402,7 +406,7 @@ impl Shim {
         if status.is_none() {
             // SIGKILL is prompt; a runtime stuck in the kernel gets 5 s.
             for _ in 0..500 {
-                if reap::check_one(pid).ok() != Some(None) {
+                if reap::try_wait(pid).ok() != Some(None) {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -491,7 +495,7 @@ impl Shim {
     /// init's end (None on SIGTERM/SIGINT/SIGQUIT, or if it is not ours).
     fn wait_init(&self, init: Pid) -> Option<Termination> {
         loop {
-            match reap::check(init) {
+            match reap::ended(init) {
                 Ok(Some(t)) => return Some(t),
                 Ok(None) => {}
                 Err(_) => return None,
