@@ -93,6 +93,10 @@ pub fn rewrite(
             break;
         }
         let flag_needs_value = |name: &str| -> Option<bool> {
+            // clap adds `--help` itself, at build time.
+            if name == "help" {
+                return Some(false);
+            }
             sub.as_ref()
                 .and_then(|s| s.longs.get(name))
                 .or_else(|| globals.longs.get(name))
@@ -308,6 +312,8 @@ mod tests {
                 ["o", "--root", "/r", "version", RUNTIME_LINES_FLAG]
             );
         }
+        assert_eq!(run(&["o", "-help"]), ["o", "--help"]);
+        assert_eq!(run(&["o", "exec", "-help"]), ["o", "exec", "--help"]);
         // After a subcommand, -v is that subcommand's business.
         assert_eq!(run(&["o", "exec", "-v"]), ["o", "exec", "-v"]);
     }

@@ -19,11 +19,10 @@ impl Version {
     pub fn run(self, ctx: &Context) -> Outcome {
         let ours = env!("CARGO_PKG_VERSION");
         if self.runtime_lines {
-            let text = ctx
+            let mut text = ctx
                 .runc
                 .version_text()
                 .context("cannot read the runtime's version")?;
-            let mut text = text;
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }

@@ -353,12 +353,18 @@ mod tests {
         .unwrap_err()
         .to_string()
         .contains("cwd"));
+        // Unknown fields are ignored, as runc ignores them; a wrong type is
+        // an error naming the line and the field.
+        assert!(parse_process("{\"args\":[\"sh\"],\"cwd\":\"/\",\"tty\":true}", "p.json").is_ok());
         let err = parse_process(
-            "{\"args\":[\"sh\"],\"user\":{\"uid\":0,\"gid\":0},\n\"cwd\":\"/\",\n\"tty\":true}",
+            "{\"args\":[\"sh\"],\"user\":{\"uid\":0,\"gid\":0},\n\"cwd\":\"/\",\n\"terminal\":\"yes\"}",
             "p.json",
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("line 3") && err.contains("`tty`"), "{err}");
+        assert!(
+            err.contains("line 3") && err.contains("`terminal`"),
+            "{err}"
+        );
     }
 }
