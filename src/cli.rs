@@ -511,3 +511,34 @@ mod tests {
         }
     }
 }
+
+/// clap takes container IDs through this parser (`value_parser =
+/// ContainerIdParser` on every ID argument): the reason an ID is refused is the message, not clap's
+/// generic "invalid UTF-8", and a huge ID is not echoed back whole.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContainerIdParser;
+
+impl clap::builder::TypedValueParser for ContainerIdParser {
+    type Value = ocictl::runtime::ContainerId;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ocictl::runtime::ContainerId, clap::Error> {
+        ocictl::runtime::ContainerId::from_os_str(value).map_err(|e| {
+            let name = arg
+                .map(|a| match a.get_value_names().and_then(|v| v.first()) {
+                    Some(n) => n.to_string(),
+                    None => a.get_id().as_str().to_uppercase(),
+                })
+                .unwrap_or_else(|| "ID".into());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '<{name}>': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}

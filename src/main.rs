@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod completion;
 mod contract;
+mod exit_code;
 mod help;
 mod long_flags;
 mod output;
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
     let format = cli.global.format;
     let runc = cli.global.runc().unwrap_or_else(|message| {
         let err = anyhow::Error::new(report::CodedError {
-            code: ocictl::runtime::exit_code::RUNTIME_NOT_FOUND,
+            code: exit_code::RUNTIME_NOT_FOUND,
             message,
         });
         let code = report::exit_code_of(&err);

@@ -4,7 +4,9 @@
 
 use std::io::Write;
 
-use ocictl::runtime::{self, exit_code};
+use ocictl::runtime;
+
+use crate::exit_code;
 
 use crate::output::Format;
 
@@ -38,7 +40,7 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     }
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<runtime::Error>() {
-            return e.exit_code();
+            return exit_code::of_runtime_error(e);
         }
         if cause.downcast_ref::<UsageError>().is_some() {
             return exit_code::USAGE;
@@ -110,11 +112,27 @@ fn hint_text(cause: Cause, about: &About) -> String {
 
 /// A next step for errors with a well-known cause.
 fn hint(err: &anyhow::Error, about: &About) -> Option<String> {
-    let kind = err
+    let e = err
         .chain()
-        .find_map(|c| c.downcast_ref::<runtime::Error>())
-        .and_then(runtime::Error::kind)?;
-    classify(kind).map(|cause| hint_text(cause, about))
+        .find_map(|c| c.downcast_ref::<runtime::Error>())?;
+    // What the driver cannot say: the flags and variables that fix it.
+    match e {
+        runtime::Error::RuntimeNotFound { .. } => {
+            return Some(
+                "install it (e.g. `apt-get install runc`) or name another with --runtime or \
+                 OCICTL_RUNTIME"
+                    .into(),
+            )
+        }
+        runtime::Error::RuntimeNotExecutable { .. } => {
+            return Some("check its permissions, or name another with --runtime".into())
+        }
+        runtime::Error::TimedOut { .. } => {
+            return Some("raise --timeout (or OCICTL_TIMEOUT) if the runtime is just slow".into())
+        }
+        _ => {}
+    }
+    classify(e.kind()?).map(|cause| hint_text(cause, about))
 }
 
 /// The causes below the top message, each said once: an error that shows

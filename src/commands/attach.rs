@@ -30,6 +30,7 @@ pub struct Attach {
 
     /// The container's ID.
     #[arg(add = crate::completion::attachable())]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ocictl::checkpoint::{self, CheckpointRequest, Recovery, SignalNotice, StoreError};
-use ocictl::runtime::{exit_code, CheckpointOpts, ContainerId, CriuOpts, ManageCgroupsMode};
+use ocictl::runtime::{CheckpointOpts, ContainerId, CriuOpts, ManageCgroupsMode};
+
+use crate::exit_code;
 
 use super::{Context, Outcome};
 use crate::output::{self, Format};
@@ -79,6 +81,7 @@ pub struct Checkpoint {
 
     /// The running container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::RUNNING))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 
@@ -300,7 +303,7 @@ fn exit_code_of(err: &StoreError) -> i32 {
         StoreError::Interrupted { signal } => 128 + signal,
         other => other
             .runtime_error()
-            .map_or(exit_code::FAILURE, |e| e.exit_code()),
+            .map_or(exit_code::FAILURE, exit_code::of_runtime_error),
     }
 }
 

@@ -38,6 +38,7 @@ pub struct Create {
     pub tty: bool,
 
     /// The new container's ID (letters, digits, `_ + - .`).
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -30,6 +30,7 @@ pub struct Events {
 
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -86,6 +86,7 @@ pub struct Exec {
 
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::RUNNING))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 
     /// The command to run and its arguments (not with -p).

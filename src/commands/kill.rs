@@ -16,6 +16,7 @@ pub struct Kill {
 
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 
     /// The signal to send.

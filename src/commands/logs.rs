@@ -37,6 +37,7 @@ pub struct Logs {
 
     /// The container's ID.
     #[arg(add = crate::completion::with_logs())]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

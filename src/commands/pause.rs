@@ -12,6 +12,7 @@ use crate::contract::Acted;
 pub struct Pause {
     /// The ID of the running container.
     #[arg(add = crate::completion::containers_in(crate::completion::RUNNING))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -19,6 +19,7 @@ pub struct Ps {
 
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 
     /// Options for ps(1), e.g. `-o pid,comm` (table only).

@@ -45,6 +45,7 @@ pub struct Restore {
     /// With --image-root: restore the images of container FROM (default: the
     /// ID being restored), e.g. to restore under a new ID.
     #[arg(long, value_name = "FROM", requires = "image_root")]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub from: Option<ContainerId>,
 
     /// The bundle directory (holds config.json and the rootfs).
@@ -84,6 +85,7 @@ pub struct Restore {
 
     /// The ID the restored container gets.
     #[arg(add = crate::completion::restorable())]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -12,6 +12,7 @@ use crate::contract::Acted;
 pub struct Resume {
     /// The ID of the paused container.
     #[arg(add = crate::completion::containers_in(crate::completion::PAUSED))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -54,6 +54,7 @@ pub struct Run {
     pub no_subreaper: bool,
 
     /// The new container's ID (letters, digits, `_ + - .`).
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -14,6 +14,7 @@ use super::{Context, Outcome};
 pub struct Shim {
     /// The container the shim watches (the job must be of it).
     #[arg(long, value_name = "ID")]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 
     /// The socket the job arrives on and the report goes back through.

@@ -12,6 +12,7 @@ use crate::contract::Acted;
 pub struct Start {
     /// The ID of the created container.
     #[arg(add = crate::completion::containers_in(crate::completion::CREATED))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

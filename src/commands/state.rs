@@ -23,6 +23,7 @@ use crate::output::{self, Format};
 pub struct State {
     /// The container's ID.
     #[arg(add = crate::completion::any_container())]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

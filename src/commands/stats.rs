@@ -40,6 +40,7 @@ pub struct StatsCmd {
     /// The containers' IDs (or --all).
     #[arg(conflicts_with = "all")]
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub ids: Vec<ContainerId>,
 }
 

@@ -16,6 +16,7 @@ use crate::output::{self, Format, Table};
 pub struct Top {
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 
     /// Options for ps(1), e.g. `-o pid,comm`.

@@ -91,6 +91,7 @@ pub struct Update {
 
     /// The container's ID.
     #[arg(add = crate::completion::containers_in(crate::completion::LIVE))]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

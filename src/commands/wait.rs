@@ -24,6 +24,7 @@ use crate::output::{self, Format};
 pub struct Wait {
     /// The container's ID.
     #[arg(add = crate::completion::any_container())]
+    #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
 }
 

@@ -170,11 +170,11 @@ pub enum ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The runtime binary is not on PATH or does not exist.
-    #[error("runtime {binary:?} not found: install it (e.g. `apt-get install runc`) or name another with --runtime or OCICTL_RUNTIME")]
+    #[error("runtime {binary:?} not found")]
     RuntimeNotFound { binary: PathBuf },
 
     /// The runtime binary exists but cannot be executed.
-    #[error("runtime {binary:?} cannot be executed ({source}): check its permissions, or name another with --runtime")]
+    #[error("runtime {binary:?} cannot be executed ({source})")]
     RuntimeNotExecutable {
         binary: PathBuf,
         source: std::io::Error,
@@ -199,7 +199,7 @@ pub enum Error {
     },
 
     /// The runtime did not answer in time and was killed.
-    #[error("{} did not finish within {after:?} and was killed: the runtime may be hung (raise --timeout if it is just slow)", argv.short())]
+    #[error("{} did not finish within {after:?} and was killed: the runtime may be hung", argv.short())]
     TimedOut { argv: Argv, after: Duration },
 
     /// The runtime succeeded but printed something that is not what it owes.
@@ -260,21 +260,6 @@ impl Error {
         Error::Io {
             context: context.into(),
             source,
-        }
-    }
-
-    /// The exit code that best reports this error from a command line: the
-    /// runtime's own status when it ran and failed.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::RuntimeNotFound { .. } => crate::runtime::exit_code::RUNTIME_NOT_FOUND,
-            Error::RuntimeNotExecutable { .. } => crate::runtime::exit_code::RUNTIME_NOT_EXECUTABLE,
-            Error::Failed { status, .. } => match status.shell_code() {
-                0 => crate::runtime::exit_code::FAILURE,
-                code => code,
-            },
-            Error::TimedOut { .. } => crate::runtime::exit_code::TIMED_OUT,
-            _ => crate::runtime::exit_code::FAILURE,
         }
     }
 

@@ -142,7 +142,7 @@ impl Flavor {
     fn instead(self, feature: Feature) -> &'static str {
         match (self, feature) {
             (_, Feature::Checkpoint | Feature::Restore | Feature::CriuFlag) => {
-                "use runc (--runtime runc) to checkpoint and restore containers"
+                "runc checkpoints and restores containers"
             }
             (_, Feature::Events) => "use runc for resource statistics",
             (_, Feature::RootlessFlag) => "leave --rootless out: the runtime decides by itself",

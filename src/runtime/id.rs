@@ -76,45 +76,6 @@ impl ContainerId {
     }
 }
 
-/// clap takes IDs through this parser (every `id: ContainerId` argument gets
-/// it by itself): the reason an ID is refused is the message, not clap's
-/// generic "invalid UTF-8", and a huge ID is not echoed back whole.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ContainerIdParser;
-
-impl clap::builder::TypedValueParser for ContainerIdParser {
-    type Value = ContainerId;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<ContainerId, clap::Error> {
-        ContainerId::from_os_str(value).map_err(|e| {
-            let name = arg
-                .map(|a| match a.get_value_names().and_then(|v| v.first()) {
-                    Some(n) => n.to_string(),
-                    None => a.get_id().as_str().to_uppercase(),
-                })
-                .unwrap_or_else(|| "ID".into());
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!("invalid value for '<{name}>': {e}\n"),
-            )
-            .with_cmd(cmd)
-        })
-    }
-}
-
-impl clap::builder::ValueParserFactory for ContainerId {
-    type Parser = ContainerIdParser;
-
-    fn value_parser() -> ContainerIdParser {
-        ContainerIdParser
-    }
-}
-
 impl fmt::Display for ContainerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

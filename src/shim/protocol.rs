@@ -135,7 +135,10 @@ impl WireError {
         let mut w = WireError {
             kind: WireKind::Invalid,
             failure: None,
-            exit_code: e.exit_code(),
+            exit_code: match e {
+                Error::Failed { status, .. } => status.shell_code(),
+                _ => 1,
+            },
             argv: Vec::new(),
             status: None,
             message: e.to_string(),
@@ -319,7 +322,13 @@ mod tests {
         let json = serde_json::to_vec(&w).unwrap();
         let back: WireError = serde_json::from_slice(&json).unwrap();
         let back = back.into_error();
-        assert_eq!(back.exit_code(), 3);
+        assert!(matches!(
+            back,
+            Error::Failed {
+                status: Termination::Exited(3),
+                ..
+            }
+        ));
         assert_eq!(back.kind(), Some(crate::runtime::ErrorKind::NotFound));
         assert_eq!(back.to_string(), e.to_string());
         let nf = WireError::of(&Error::RuntimeNotFound {
