@@ -232,19 +232,21 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub setpgid: bool,
 
-    /// Whether `create` and `run -d` leave ocictl's monitor with the
-    /// container (for `wait`, `logs`, `attach`). auto: yes, unless
-    /// --pid-file is given — a caller that passes --pid-file (containerd's
-    /// shim, conmon) is a supervisor that reaps the container itself, so
-    /// the process tree, argv and stdio stay exactly runc's. always, never:
-    /// regardless of --pid-file (a command's --no-monitor means never).
+    /// Whether detached containers get ocictl's monitor (wait, logs,
+    /// attach) [env: OCICTL_MONITOR].
+    ///
+    /// auto: yes, unless --pid-file is given — a caller that passes
+    /// --pid-file (containerd's shim, conmon) is a supervisor that reaps the
+    /// container itself, so the process tree, argv and stdio stay exactly
+    /// runc's. always, never: regardless of --pid-file (a command's
+    /// --no-monitor means never). For `create`, `run -d` and `restore -d`.
     #[arg(
         long,
         global = true,
         value_enum,
-        env = "OCICTL_MONITOR",
         default_value = "auto",
-        value_name = "auto|always|never"
+        value_name = "auto|always|never",
+        hide_possible_values = true
     )]
     pub monitor: MonitorMode,
 
@@ -308,6 +310,15 @@ impl GlobalOpts {
         if let Some(v) = from_env("timeout", "OCICTL_TIMEOUT") {
             self.timeout =
                 parse_timeout_arg(&v).map_err(|why| invalid("OCICTL_TIMEOUT", &v, why))?;
+        }
+        if let Some(v) = from_env("monitor", "OCICTL_MONITOR") {
+            self.monitor = <MonitorMode as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
+                invalid(
+                    "OCICTL_MONITOR",
+                    &v,
+                    "it must be auto, always or never".into(),
+                )
+            })?;
         }
         if let Some(v) = from_env("format", "OCICTL_FORMAT") {
             self.format = <Format as clap::ValueEnum>::from_str(&v, true)

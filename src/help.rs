@@ -132,6 +132,8 @@ pub fn examples(command: &str) -> &'static [Example] {
         "bundle" => &[
             ("A busybox bundle whose container runs sh.", "ocictl bundle /tmp/demo"),
             ("A bundle whose container prints and exits.", "ocictl bundle /tmp/hello -- echo hello"),
+            ("A bundle from an OCI image layout (e.g. `skopeo copy docker://alpine:3.19 oci:/srv/alpine:3.19`).", "ocictl bundle --image oci:/srv/alpine:3.19 /srv/bundles/alpine"),
+            ("From `podman save -o app.tar app:1.0`, with another command.", "ocictl bundle --image docker-archive:app.tar:app:1.0 ./app -- /bin/sh"),
         ],
         "completion" => &[
             ("Enable bash completion for this shell.", "source <(ocictl completion bash)"),

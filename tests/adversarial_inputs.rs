@@ -240,7 +240,7 @@ fn fifos_devices_and_huge_files_as_config_json_are_prompt_errors() {
         .set_len(5 << 20)
         .unwrap();
     let cases: [(&dyn Fn(), &str); 3] = [
-        (&|| mkfifo(&config), "FIFO"),
+        (&|| mkfifo(&config), "pipe"),
         (
             &|| std::os::unix::fs::symlink("/dev/zero", &config).unwrap(),
             "character device",
@@ -270,7 +270,7 @@ fn fifos_and_dev_zero_for_exec_p_and_update_r_are_prompt_errors() {
     let fifo = fake.dir.path().join("input.fifo");
     mkfifo(&fifo);
     let zero = Path::new("/dev/zero");
-    for (file, what) in [(fifo.as_path(), "FIFO"), (zero, "character device")] {
+    for (file, what) in [(fifo.as_path(), "pipe"), (zero, "character device")] {
         refused(&fake, args!["exec", "-p", file, "c1"], file, what);
         refused(&fake, args!["update", "-r", file, "c1"], file, what);
     }

@@ -23,16 +23,6 @@ use crate::progress::LayerBars;
 /// config.json comes from the image config (Entrypoint, Cmd, Env,
 /// WorkingDir, User, Labels); DIR must be new or an empty directory of
 /// yours. A command after `--` replaces the image's Cmd.
-///
-/// Examples:
-///
-///   ocictl bundle /tmp/demo && ocictl run -b /tmp/demo demo
-///
-///   skopeo copy docker://alpine:3.19 oci:/srv/alpine:3.19
-///   ocictl bundle --image oci:/srv/alpine:3.19 /srv/bundles/alpine
-///
-///   podman save -o app.tar app:1.0
-///   ocictl bundle --image docker-archive:app.tar:app:1.0 ./app -- /bin/sh
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct Bundle {

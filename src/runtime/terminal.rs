@@ -116,16 +116,12 @@ impl Runtime {
         let log_path = private_log.as_ref().map(process::PrivateLog::path);
         let _subreaper = Subreaper::enable()?;
         signals.clear(&[libc::SIGCHLD]);
-        // runc's stderr is ocictl's, as in a foreground `runc run -t`: with
-        // --debug its debug lines reach the caller as runc prints them; its
-        // own error line is held back when ocictl reports that error itself
-        // (from the private log), so the cause is said once. Its own process
-        // group keeps a Ctrl-C typed during start-up from killing it behind
-        // ocictl's back (ocictl passes signals on itself).
-        let filter = private_log
-            .as_ref()
-            .map(process::PrivateLog::reader)
-            .transpose()?;
+        // runc's stderr is ocictl's, as in a foreground `runc run -t`: its
+        // own error line ("runc run failed: …", which scripts match) and,
+        // with --debug, its debug lines reach the caller as runc prints
+        // them. Its own process group keeps a Ctrl-C typed during start-up
+        // from killing it behind ocictl's back (ocictl passes signals on
+        // itself).
         let process::Launched { mut child, argv } =
             self.launch(full, log_path.as_deref(), |cmd| {
                 cmd.stdin(Stdio::null())
@@ -136,7 +132,7 @@ impl Runtime {
         let stderr_pass = child
             .stderr
             .take()
-            .map(|pipe| process::StderrPass::start(pipe, filter));
+            .map(|pipe| process::StderrPass::start(pipe, None));
         let mut session = Session {
             runc: Pid::from_raw(child.id() as i32),
             runc_status: None,

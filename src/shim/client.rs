@@ -139,24 +139,6 @@ impl Runtime {
     }
 }
 
-/// `--preserve-fds N` passes the caller's fds 3 … 3+N-1: each must be one
-/// the user opened (open, and not one of ocictl's own close-on-exec ones),
-/// or the shim's own fds would reach the container.
-pub fn check_preserved_fds(n: u32) -> Result<()> {
-    for fd in 3..3 + n as RawFd {
-        // SAFETY: F_GETFD only reads the flags of an fd number.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags < 0 || flags & libc::FD_CLOEXEC != 0 {
-            return Err(Error::Invalid(format!(
-                "--preserve-fds {n} passes fds 3 to {}, but fd {fd} is not open: open \
-                 every fd you pass (e.g. `3<file`), or pass fewer; nothing was run",
-                2 + n
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The placeholder the shim replaces with its own console socket.
 const CONSOLE_PLACEHOLDER: &str = "@shim-console-socket";
 
@@ -214,7 +196,8 @@ fn start(
         .iter()
         .position(|a| Path::new(a).file_name() == Some(CONSOLE_PLACEHOLDER.as_ref()));
     let preserve_fds = preserve_fds_of(&args);
-    if let Err(e) = check_preserved_fds(preserve_fds) {
+    // Checked again here: the shim's own fds must never reach the container.
+    if let Err(e) = crate::runtime::check_preserved_fds(Some(preserve_fds)) {
         claim.remove();
         return Err(e);
     }
