@@ -451,12 +451,15 @@ fn exec_t_relays_a_terminal_into_a_running_container() {
             &id,
             "sh",
             "-c",
-            "stty size; read line; echo got:$line; exit 4",
+            // Only once ocictl relays the pty (and has set its size): runc
+            // starts the process without waiting for the console's receiver.
+            "read go; stty size; read line; echo got:$line; exit 4",
         ],
         33,
         101,
     );
     let before = s.initial_termios.clone();
+    s.send(b"go\r");
     s.expect("33 101");
     s.send(b"hello\r");
     s.expect("got:hello");
