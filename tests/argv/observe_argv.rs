@@ -288,7 +288,7 @@ fn broken_process_file_never_reaches_the_runtime() {
     assert!(!fake.ran(), "the runtime must not run");
 
     // An unknown field is ignored, as runc's Go decoder ignores it
-    // (tests/dropin.rs has the rest of runc's looseness).
+    // (tests/e2e/dropin.rs has the rest of runc's looseness).
     std::fs::write(
         &bad,
         "{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":0,\"gid\":0},\n\"termnal\":true}",

@@ -1,4 +1,4 @@
-//! Real clients of the runtime, for tests/clients.rs: containerd (its runc
+//! Real clients of the runtime, for tests/e2e/clients_*.rs: containerd (its runc
 //! shim drives the runtime through go-runc) and podman (through conmon),
 //! each in a private mount namespace with fresh tmpfs on /run, /dev/shm and
 //! /tmp, so /run/runc, shim sockets, podman's locks and stray temp files are

@@ -1,5 +1,5 @@
-//! The bad-input table (RELIABILITY.md lists it): the rows tests/errors.rs,
-//! tests/argv.rs and tests/parsing.rs do not already cover. Each row asserts
+//! The bad-input table (RELIABILITY.md lists it): the rows tests/e2e/errors.rs,
+//! tests/argv/argv.rs and tests/parse/parsing.rs do not already cover. Each row asserts
 //! the exact exit code, that the message names the thing that is wrong and
 //! says what to do, that nothing panicked, and — for input ocictl can check
 //! itself — that the runtime never ran.

@@ -321,7 +321,7 @@ fn console_stops_cleanly_on_sigterm() {
 #[test]
 fn detached_terminal_without_a_socket_says_what_to_do() {
     // Without the monitor (which otherwise holds the terminal, see
-    // tests/monitor.rs) nobody would receive the pty.
+    // tests/e2e/monitor.rs) nobody would receive the pty.
     let env = Env::new();
     let bundle = env.bundle_with(&["sh"], true);
     for args in [
