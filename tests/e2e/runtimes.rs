@@ -198,13 +198,16 @@ fn exec(runtime: &'static str) {
 
 /// Sample stats until the container has used at least `nanos` of CPU.
 fn stats_after_cpu(rt: &Rt, id: &str, nanos: u64) -> Value {
-    loop {
-        let ev = rt.json(&["events", "--stats", id]);
-        if ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() >= nanos {
-            return ev;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let mut ev = Value::Null;
+    common::wait_until(
+        &format!("{id} used {nanos} ns of CPU"),
+        std::time::Duration::from_secs(60),
+        || {
+            ev = rt.json(&["events", "--stats", id]);
+            ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() >= nanos
+        },
+    );
+    ev
 }
 
 fn stats_and_events(runtime: &'static str) {
