@@ -448,23 +448,15 @@ fn missing_criu_is_reported_before_runc_runs() {
 
 // ---- argv, with a fake runtime that records what it was given ----
 
-/// A fake runtime: appends its argv (one word a line, then `--`) to
-/// `argv.log` beside it; fails `state` (no such container), succeeds otherwise.
-fn fake_runtime(dir: &Path) -> PathBuf {
-    let path = dir.join("fake-runc");
-    let log = dir.join("argv.log");
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> '{}'\necho -- >> '{}'\n\
-             for a in \"$@\"; do [ \"$a\" = state ] && exit 1; done\nexit 0\n",
-            log.display(),
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+/// The shared fake runtime, failing `state` (no such container) and
+/// succeeding otherwise; its `argv.log` holds every call.
+fn fake_runtime() -> common::FakeRuntime {
+    let fake = common::FakeRuntime::new();
+    fake.set(
+        "script",
+        "for a in \"$@\"; do [ \"$a\" = state ] && exit 1; done\n",
+    );
+    fake
 }
 
 /// The recorded call of `sub`, from the subcommand on.
@@ -495,11 +487,9 @@ fn runc_flags(sub: &str) -> Vec<String> {
 /// Run ocictl `sub` with `flags` (long forms, in runc's order) through the
 /// fake runtime and a fake CRIU; returns what the runtime got from `sub` on.
 fn through_fake(dir: &Path, sub: &str, flags: &[String]) -> Vec<String> {
-    let fake = fake_runtime(dir);
+    let fake = fake_runtime();
     let criu = fake_criu(dir, "4.1.1");
-    common::ocictl()
-        .arg("--runtime")
-        .arg(&fake)
+    fake.cmd()
         .arg("--criu")
         .arg(&criu)
         .arg("--root")
@@ -509,12 +499,12 @@ fn through_fake(dir: &Path, sub: &str, flags: &[String]) -> Vec<String> {
         .arg("c1")
         .assert()
         .success();
-    let all = std::fs::read_to_string(dir.join("argv.log")).unwrap();
+    let all = std::fs::read_to_string(fake.dir.path().join("argv.log")).unwrap();
     assert!(
         all.contains(&format!("--criu\n{}\n{sub}", criu.display())),
         "the global --criu reaches runc: {all}"
     );
-    recorded(dir, sub)
+    recorded(fake.dir.path(), sub)
 }
 
 /// `[sub, flags…, "c1"]`: what runc must receive.
@@ -587,18 +577,16 @@ fn every_checkpoint_flag_reaches_the_runtime() {
 #[test]
 fn too_old_a_criu_is_refused_before_runc_checkpoint_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = fake_runtime(dir.path());
+    let fake = fake_runtime();
     let criu = fake_criu(dir.path(), "2.9");
-    common::ocictl()
-        .arg("--runtime")
-        .arg(&fake)
+    fake.cmd()
         .arg("--criu")
         .arg(&criu)
         .args(["checkpoint", "c1"])
         .assert()
         .code(1)
         .stderr(predicates::str::contains("CRIU 2.9").and(predicates::str::contains("too old")));
-    let calls = std::fs::read_to_string(dir.path().join("argv.log")).unwrap_or_default();
+    let calls = std::fs::read_to_string(fake.dir.path().join("argv.log")).unwrap_or_default();
     assert!(
         !calls.lines().any(|w| w == "checkpoint"),
         "runc checkpoint never ran: {calls}"
