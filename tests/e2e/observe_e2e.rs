@@ -258,7 +258,7 @@ fn follow(
     interval: &str,
 ) -> (
     std::process::Child,
-    std::io::Lines<BufReader<std::process::ChildStdout>>,
+    impl Iterator<Item = std::io::Result<String>>,
 ) {
     let mut child = env
         .std_cmd()
@@ -267,7 +267,25 @@ fn follow(
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Every read has a deadline: a stream that goes silent without ending
+    // fails the test instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let lines = std::iter::from_fn(move || {
+        use std::sync::mpsc::RecvTimeoutError;
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("ocictl events printed nothing for 30 s"),
+        }
+    });
     (child, lines)
 }
 
