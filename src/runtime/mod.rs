@@ -385,7 +385,7 @@ impl Runtime {
     /// runc 1.1 reads the root's directory, then each container's state: a
     /// container deleted in between fails the whole listing with "stat
     /// ROOT/ID: no such file or directory". That is a race, not an error:
-    /// the listing is taken again (found by tests/load.rs).
+    /// the listing is taken again (found by tests/e2e/load.rs).
     pub fn list(&self) -> Result<Vec<Container>> {
         const ATTEMPTS: usize = 10;
         let mut attempt = 1;

@@ -1,4 +1,4 @@
-//! Real clients of the runtime, for tests/clients.rs: containerd (its runc
+//! Real clients of the runtime, for tests/e2e/clients_*.rs: containerd (its runc
 //! shim drives the runtime through go-runc) and podman (through conmon),
 //! each in a private mount namespace with fresh tmpfs on /run, /dev/shm and
 //! /tmp, so /run/runc, shim sockets, podman's locks and stray temp files are
@@ -128,14 +128,7 @@ pub fn wait_child(child: &mut Child, deadline: Duration, what: &str) -> std::pro
     }
 }
 
-/// Poll `done` until it holds, failing with `what` after `deadline`.
-pub fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use crate::common::wait_until;
 
 /// Run `scenario` with bare runc, check runc's outcome with `expect` (so the
 /// scenario proves something), then with ocictl: the outcome must be equal.

@@ -270,6 +270,19 @@ fn nix_is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Poll `done` until it holds, failing the test with `what` after
+/// `deadline`: every wait in the tests has a deadline.
+pub fn wait_until(what: &str, deadline: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + deadline;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out after {deadline:?} waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Path of a captured fixture.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
