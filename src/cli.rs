@@ -46,13 +46,23 @@ impl Cli {
         let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
         let args = bare_rootless_means_true(std::env::args_os().collect());
         let (args, built) = runc_spellings(args, &root);
-        let matches = match parsing_command_with(root, built).try_get_matches_from(&args) {
-            Ok(matches) => matches,
-            // Help and usage errors list the subcommands with their
-            // summaries, which only the full definition has: parse again
-            // with it (a rare path, so its cost does not matter).
-            Err(_) => full_command().try_get_matches_from(&args)?,
-        };
+        // With the subcommand known, parse with it alone: clap copies every
+        // global option into every subcommand it holds, deferred or not.
+        let built = built.or_else(|| {
+            let index = subcommand_named(&args, &root)?;
+            let sub = &crate::commands::SUBCOMMANDS[index];
+            Some((index, (sub.build)(clap::Command::new(sub.name))))
+        });
+        let only_built = built.is_some();
+        let matches =
+            match parsing_command_with(root, built, only_built).try_get_matches_from(&args) {
+                Ok(matches) => matches,
+                // Help and usage errors list the subcommands with their
+                // summaries, which only the full definition has: parse again
+                // with it (a rare path, so its cost does not matter). A word
+                // taken for the subcommand that was not one ends here too.
+                Err(_) => full_command().try_get_matches_from(&args)?,
+            };
         let mut cli = Cli::from_arg_matches(&matches)?;
         cli.global.apply_environment(&matches)?;
         Ok((cli, matches))
@@ -65,7 +75,12 @@ fn runc_spellings(
     args: Vec<std::ffi::OsString>,
     root: &clap::Command,
 ) -> (Vec<std::ffi::OsString>, Option<(usize, clap::Command)>) {
-    use crate::long_flags::{rewrite, FlagSet};
+    use crate::long_flags::{needs_rewrite, rewrite, FlagSet};
+    // Most calls (`state ID`, `kill ID 9`, `list`) have nothing to rewrite:
+    // skip the flag tables then (clap builds the subcommand itself).
+    if !needs_rewrite(&args) {
+        return (args, None);
+    }
     let mut globals = FlagSet::default();
     globals.add(root);
     let mut built = None;
@@ -82,6 +97,39 @@ fn runc_spellings(
         Some(flags)
     });
     (rewritten.args, built)
+}
+
+/// The subcommand `args` name, found the way clap finds it: the first word
+/// that is not a global flag or its value. `None` (parse with all of them)
+/// for anything unusual: a short flag or `--` first, an unknown word.
+fn subcommand_named(args: &[std::ffi::OsString], root: &clap::Command) -> Option<usize> {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        let Some(long) = word.strip_prefix("--") else {
+            if word.starts_with('-') {
+                return None;
+            }
+            return crate::commands::SUBCOMMANDS
+                .iter()
+                .position(|s| s.name == word || s.aliases.contains(&word));
+        };
+        if long.is_empty() {
+            return None;
+        }
+        if long.contains('=') {
+            continue;
+        }
+        let arg = root.get_arguments().find(|a| {
+            a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|all| all.contains(&long))
+        })?;
+        let needs_value = arg.get_action().takes_values()
+            && arg.get_num_args().is_none_or(|n| n.min_values() > 0);
+        if needs_value {
+            words.next();
+        }
+    }
+    None
 }
 
 /// The whole command line with the help that teaches (examples, notes):
@@ -125,14 +173,19 @@ fn bare_rootless_means_true(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::
 /// The command line with deferred subcommands (see [`Cli::parse_with_matches`]).
 #[cfg(test)]
 pub fn parsing_command() -> clap::Command {
-    parsing_command_with(GlobalOpts::augment_args(clap::Command::new("ocictl")), None)
+    parsing_command_with(
+        GlobalOpts::augment_args(clap::Command::new("ocictl")),
+        None,
+        false,
+    )
 }
 
 /// The same from `root` (the global flags only), with subcommand number
-/// `built.0` given already built.
+/// `built.0` given already built; with `only_built`, that one alone.
 fn parsing_command_with(
     root: clap::Command,
     mut built: Option<(usize, clap::Command)>,
+    only_built: bool,
 ) -> clap::Command {
     let full_root_settings = |cmd: clap::Command| {
         cmd.version(env!("CARGO_PKG_VERSION"))
@@ -147,6 +200,7 @@ fn parsing_command_with(
     for (index, sub) in crate::commands::SUBCOMMANDS.iter().enumerate() {
         let mut cmd = match built.take_if(|(i, _)| *i == index) {
             Some((_, cmd)) => cmd,
+            None if only_built => continue,
             None => clap::Command::new(sub.name).defer(sub.build),
         };
         for alias in sub.aliases {
@@ -424,14 +478,9 @@ fn runtime_binary(name: &std::path::Path) -> Result<PathBuf, String> {
     if name.components().count() != 1 || name.to_str().is_some_and(|n| n.contains('/')) {
         return Ok(name.to_path_buf());
     }
-    let this = std::fs::metadata("/proc/self/exe").ok();
-    let is_this = |candidate: &std::path::Path| {
-        let Ok(meta) = std::fs::metadata(candidate) else {
-            return false;
-        };
-        this.as_ref()
-            .is_some_and(|t| (t.dev(), t.ino()) == (meta.dev(), meta.ino()))
-    };
+    // Which file this executable is: looked up once, and only when PATH
+    // has a candidate to compare with it.
+    let mut this: Option<Option<(u64, u64)>> = None;
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut found_self = None;
     for dir in std::env::split_paths(&path) {
@@ -442,7 +491,12 @@ fn runtime_binary(name: &std::path::Path) -> Result<PathBuf, String> {
         if !meta.is_file() || meta.mode() & 0o111 == 0 {
             continue;
         }
-        if is_this(&candidate) {
+        let this = this.get_or_insert_with(|| {
+            std::fs::metadata("/proc/self/exe")
+                .ok()
+                .map(|t| (t.dev(), t.ino()))
+        });
+        if *this == Some((meta.dev(), meta.ino())) {
             found_self.get_or_insert(candidate);
             continue;
         }
@@ -468,6 +522,25 @@ fn runtime_binary(name: &std::path::Path) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn the_subcommand_is_found_past_global_flags_and_their_values() {
+        let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
+        let named = |words: &[&str]| {
+            let args: Vec<std::ffi::OsString> = words.iter().map(Into::into).collect();
+            subcommand_named(&args, &root).map(|i| crate::commands::SUBCOMMANDS[i].name)
+        };
+        assert_eq!(named(&["o", "state", "c"]), Some("state"));
+        assert_eq!(named(&["o", "--root", "list", "state", "c"]), Some("state"));
+        assert_eq!(
+            named(&["o", "--root=/r", "--debug", "kill", "c"]),
+            Some("kill")
+        );
+        assert_eq!(named(&["o", "--help"]), None);
+        assert_eq!(named(&["o", "--", "state"]), None);
+        assert_eq!(named(&["o", "nope", "state"]), None);
+        assert_eq!(named(&["o"]), None);
+    }
 
     #[test]
     fn the_full_command_line_is_consistent() {

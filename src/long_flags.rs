@@ -169,6 +169,22 @@ pub fn rewrite(
     }
 }
 
+/// Whether [`rewrite`] could change `args` at all: only a word before `--`
+/// that is `-v`, `--version`, or one dash and two characters or more
+/// (`-it`, `-root`) can be rewritten. A cheap scan, so that a plain call
+/// builds no flag tables.
+pub fn needs_rewrite(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|word| *word != "--")
+        .filter_map(|word| word.to_str())
+        .any(|w| {
+            w == "-v"
+                || w == "--version"
+                || (w.starts_with('-') && !w.starts_with("--") && w.chars().count() >= 3)
+        })
+}
+
 /// `name=value` -> (`name`, true); `name` -> (`name`, false).
 fn split_value(word: &str) -> (&str, bool) {
     match word.split_once('=') {
@@ -302,6 +318,33 @@ mod tests {
             run(&["o", "-rootless", "exec", "-tty", "c"]),
             ["o", "--rootless", "exec", "--tty", "c"]
         );
+    }
+
+    #[test]
+    fn the_scan_finds_every_word_the_rewrite_would_change() {
+        let cases: &[&[&str]] = &[
+            &["o", "state", "c"],
+            &["o", "kill", "c", "-9"],
+            &["o", "--root", "/r", "list", "-q"],
+            &["o", "exec", "c", "--", "-tty"],
+            &["o", "exec", "-it", "c", "sh"],
+            &["o", "-root", "/r", "list"],
+            &["o", "-v"],
+            &["o", "--version"],
+            &["o", "exec", "-pid-file=p", "c"],
+        ];
+        for words in cases {
+            let args: Vec<OsString> = words.iter().map(OsString::from).collect();
+            let changed = run(words) != *words;
+            assert!(
+                !changed || needs_rewrite(&args),
+                "{words:?} is rewritten but the scan missed it"
+            );
+        }
+        let plain = |w: &[&str]| needs_rewrite(&w.iter().map(OsString::from).collect::<Vec<_>>());
+        assert!(!plain(&["o", "state", "c"]));
+        assert!(!plain(&["o", "kill", "c", "-9"]));
+        assert!(!plain(&["o", "exec", "c", "--", "-tty"]));
     }
 
     #[test]
