@@ -1,8 +1,18 @@
-//! ocictl's library: the runc driver (the Rust counterpart of go-runc) and the
-//! parsers for the loose values operators type (signals, durations, sizes).
+//! ocictl's library, usable and testable without the command line:
 //!
-//! The driver never prints: it builds argv, runs the runtime, and returns typed
-//! values or a [`runc::Error`] that keeps what ran and what the runtime said.
+//! - [`runtime`]: the driver, go-runc's counterpart for runc, crun and youki.
+//!   It never prints: it builds argv, runs the runtime through one launch
+//!   path, and returns typed values or a [`runtime::Error`] that keeps what
+//!   ran, what the runtime said and what it means ([`runtime::ErrorKind`]);
+//! - [`shim`]: the per-container process `create`/`run -d` leave behind, and
+//!   its state directory;
+//! - [`checkpoint`]: the image store for cron and the checkpoint and restore
+//!   use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
+//! - [`secure_dir`], [`staged_dir`], [`input_file`]: how ocictl touches the
+//!   file system as root in shared places (by fd, created or verified,
+//!   bounded);
+//! - [`tty`], and the parsers for the loose values operators type
+//!   ([`signal`], [`duration`], [`size`]).
 
 pub mod bundle;
 pub mod checkpoint;

@@ -1,6 +1,8 @@
-//! The runc driver: go-runc's counterpart. [`Runtime`] holds the global options,
-//! builds each operation's argv, runs the runtime and parses what it returns.
-//! It never prints; callers render its typed results.
+//! The runtime driver: go-runc's counterpart, for runc, crun and youki.
+//! [`Runtime`] holds the global options, builds each operation's argv, starts
+//! every runtime process through [`Runtime::launch`] (the one launch path),
+//! reaps through [`reap`], and parses what the runtime returns. It never
+//! prints and knows no flag of ocictl's; callers render its typed results.
 
 mod argv;
 mod bounded_output;
