@@ -6,8 +6,9 @@
 //!   ran, what the runtime said and what it means ([`runtime::ErrorKind`]);
 //! - [`shim`]: the per-container process `create`/`run -d` leave behind, and
 //!   its state directory;
-//! - [`checkpoint`]: the image store for cron and the checkpoint and restore
-//!   use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
+//! - [`run`]: the run use-case (which launch path, the terminal copy);
+//!   [`checkpoint`]: the image store for cron and the checkpoint and
+//!   restore use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
 //! - [`secure_dir`], [`staged_dir`], [`input_file`]: how ocictl touches the
 //!   file system as root in shared places (by fd, created or verified,
 //!   bounded);
@@ -19,6 +20,7 @@ pub mod checkpoint;
 pub mod duration;
 pub mod image;
 pub mod input_file;
+pub mod run;
 pub mod runtime;
 pub mod secure_dir;
 pub mod shim;

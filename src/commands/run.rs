@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
+use ocictl::run::RunOutcome;
 use ocictl::runtime::{ContainerId, RunOpts};
 
 use super::create::{BundleArgs, MonitorArgs};
@@ -81,68 +82,26 @@ impl Run {
             // container, so the private files below are always removed.
             ocictl::tty::signals().context("cannot install the signal handlers")?;
         }
-        let mut opts = RunOpts {
+        let opts = RunOpts {
             create: self.bundle.create_opts(),
             detach: self.detach,
             keep: self.keep,
             no_subreaper: self.no_subreaper,
         };
-        // -t on a bundle without a terminal: a copy that has one. The
-        // runtime records its path, so a container that outlives this
-        // command gets one in its private state directory (removed by
-        // `delete`); the user's bundle is what `state` and `list` show.
-        let mut copy = None;
-        let mut kept = None;
-        let mut monitor = monitor;
-        if self.tty && !bundle.wants_terminal() {
-            if let Some(m) = monitor.as_mut() {
-                m.terminal_copy_of = Some(self.bundle.bundle.clone());
-            } else if self.detach || self.keep {
-                let claim =
-                    ocictl::shim::client::Claim::new(&ctx.runc, &self.id).with_context(fail)?;
-                // Taken: the runtime refuses the ID in its own words below.
-                let Some(mut claim) = claim else {
-                    return Ok(ctx
-                        .runc
-                        .run(&self.id, &opts)
-                        .with_context(fail)?
-                        .shell_code());
-                };
-                match claim.write_terminal_copy(&self.bundle.bundle) {
-                    Ok(path) => opts.create.bundle = Some(path),
-                    Err(e) => {
-                        claim.remove();
-                        return Err(anyhow::Error::new(e).context(fail()));
-                    }
-                }
-                kept = Some(claim);
-            } else {
-                let private = bundle.with_terminal().with_context(fail)?;
-                opts.create.bundle = Some(private.path().to_path_buf());
-                copy = Some(private);
-            }
-        }
-        if let Some(monitor) = &monitor {
-            let started = ctx
-                .runc
-                .run_monitored(&self.id, &opts, monitor)
-                .with_context(fail)?;
-            let monitor_pid = super::create::monitor_pid(&self.id, started);
-            return report_action(ctx, &self.ran(monitor_pid, Ended::default()));
-        }
-        let status = if foreground_tty {
-            ctx.runc.run_terminal(&self.id, &opts)
-        } else {
-            ctx.runc.run(&self.id, &opts)
+        let req = ocictl::run::RunRequest {
+            opts,
+            tty: self.tty,
+            monitor,
+            relay_terminal: foreground_tty,
         };
-        // A kept copy is the container's only while the container exists.
-        match (kept, status.is_ok()) {
-            (Some(claim), true) => claim.keep(),
-            (Some(claim), false) => claim.remove(),
-            (None, _) => {}
-        }
-        let status = status.with_context(fail)?;
-        drop(copy);
+        let outcome = ocictl::run::run(&ctx.runc, &self.id, &bundle, req).with_context(fail)?;
+        let status = match outcome {
+            RunOutcome::Monitored(started) => {
+                let monitor_pid = super::create::monitor_pid(&self.id, started);
+                return report_action(ctx, &self.ran(monitor_pid, Ended::default()));
+            }
+            RunOutcome::Ended(status) => status,
+        };
         if self.detach {
             if !status.success() {
                 anyhow::bail!(
