@@ -32,7 +32,7 @@ mod version;
 mod wait;
 
 use clap::Subcommand;
-use ocictl::runtime::Runtime;
+use ocictl::runtime::{ContainerId, Runtime};
 
 use crate::output::{self, Format};
 
@@ -214,6 +214,20 @@ pub fn report_action<T: serde::Serialize>(ctx: &Context, result: &T) -> Outcome 
         output::print_json(result)?;
     }
     Ok(0)
+}
+
+/// A command that only acts on one container (`start`, `pause`, `resume`):
+/// the driver's `op`, then silence for people and `{"id","action"}` for
+/// scripts, as runc is silent.
+pub fn act_on(
+    ctx: &Context,
+    id: &ContainerId,
+    action: &str,
+    op: impl FnOnce(&Runtime, &ContainerId) -> ocictl::runtime::Result<()>,
+) -> Outcome {
+    use anyhow::Context as _;
+    op(&ctx.runc, id).with_context(|| format!("cannot {action} container {id}"))?;
+    report_action(ctx, &crate::contract::Acted::new(id, action))
 }
 
 /// The end of a foreground `run`, `exec` or `restore` for scripts: stdout is

@@ -1,11 +1,9 @@
 //! `ocictl pause`.
 
-use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::ContainerId;
 
-use super::{report_action, Context, Outcome};
-use crate::contract::Acted;
+use super::{Context, Outcome};
 
 /// Pause every process of a running container (cgroup freezer).
 #[derive(Debug, Args)]
@@ -18,9 +16,6 @@ pub struct Pause {
 
 impl Pause {
     pub fn run(self, ctx: &Context) -> Outcome {
-        ctx.runc
-            .pause(&self.id)
-            .with_context(|| format!("cannot pause container {}", self.id))?;
-        report_action(ctx, &Acted::new(&self.id, "pause"))
+        super::act_on(ctx, &self.id, "pause", ocictl::runtime::Runtime::pause)
     }
 }

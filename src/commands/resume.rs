@@ -1,11 +1,9 @@
 //! `ocictl resume`.
 
-use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::ContainerId;
 
-use super::{report_action, Context, Outcome};
-use crate::contract::Acted;
+use super::{Context, Outcome};
 
 /// Resume the processes of a paused container.
 #[derive(Debug, Args)]
@@ -18,9 +16,6 @@ pub struct Resume {
 
 impl Resume {
     pub fn run(self, ctx: &Context) -> Outcome {
-        ctx.runc
-            .resume(&self.id)
-            .with_context(|| format!("cannot resume container {}", self.id))?;
-        report_action(ctx, &Acted::new(&self.id, "resume"))
+        super::act_on(ctx, &self.id, "resume", ocictl::runtime::Runtime::resume)
     }
 }

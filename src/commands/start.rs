@@ -1,11 +1,9 @@
 //! `ocictl start`.
 
-use anyhow::Context as _;
 use clap::Args;
 use ocictl::runtime::ContainerId;
 
-use super::{report_action, Context, Outcome};
-use crate::contract::Acted;
+use super::{Context, Outcome};
 
 /// Start the process of a created container.
 #[derive(Debug, Args)]
@@ -18,9 +16,6 @@ pub struct Start {
 
 impl Start {
     pub fn run(self, ctx: &Context) -> Outcome {
-        ctx.runc
-            .start(&self.id)
-            .with_context(|| format!("cannot start container {}", self.id))?;
-        report_action(ctx, &Acted::new(&self.id, "start"))
+        super::act_on(ctx, &self.id, "start", ocictl::runtime::Runtime::start)
     }
 }
