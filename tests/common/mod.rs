@@ -64,6 +64,22 @@ impl Env {
         cmd
     }
 
+    /// A container running `command` in a fresh busybox bundle, started
+    /// with `run -d` (which must succeed); its ID, made from `prefix`.
+    pub fn started(&self, command: &[&str], prefix: &str) -> String {
+        let bundle = self.bundle(command);
+        let id = unique_id(prefix);
+        let run = self.run_detached(&[
+            "run".as_ref(),
+            "-d".as_ref(),
+            "-b".as_ref(),
+            bundle.as_os_str(),
+            id.as_ref(),
+        ]);
+        assert_eq!(run.code, Some(0), "{run:?}");
+        id
+    }
+
     /// Run ocictl with `args` where a container inherits its stdio (`create`,
     /// `run -d`): stdout and stderr go to files, not pipes, since the
     /// container would hold a pipe open for as long as it lives.

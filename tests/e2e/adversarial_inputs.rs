@@ -365,10 +365,7 @@ fn exec_env_secret_is_on_no_argv_and_nowhere_the_attacker_can_read() {
     let env = Env::new();
     let who = Attacker::get();
     let tmpdir = shared_dir(env.dir.path(), "tmpdir");
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("adv-secret");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "adv-secret");
     let secret = format!("s3cret-{}", std::process::id());
 
     let mut exec = env.std_cmd();

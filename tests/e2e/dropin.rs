@@ -93,10 +93,7 @@ fn foreground_run_t_lines_end_in_newline_as_through_runc() {
 #[test]
 fn foreground_exec_t_lines_end_in_newline_as_through_runc() {
     let env = Env::new();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("onlcr-exec");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "onlcr-exec");
     let mut cmd = env.std_cmd();
     cmd.args(["exec", "-t", &id]).args(PRINTS_AFTER_A_LINE);
     let run = typing_into_terminal(cmd, env.dir.path(), b"two\r");
@@ -107,10 +104,7 @@ fn foreground_exec_t_lines_end_in_newline_as_through_runc() {
 #[test]
 fn exec_process_file_without_user_runs_as_uid_zero() {
     let env = Env::new();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("nouser");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "nouser");
     let process = env.dir.path().join("process.json");
     // No `user` (runc's tty.bats writes such a file); keys in any case.
     std::fs::write(
@@ -138,10 +132,7 @@ fn exec_process_from_a_pipe_reaches_the_runtime() {
     // tty.bats "runc exec [tty consolesize]" passes `-p <(echo …)`: a pipe
     // that ocictl reads to check it, so the runtime cannot read it again.
     let env = Env::new();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("pipe");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "pipe");
     let out = env
         .cmd()
         .args(["exec", "-p", "/dev/stdin", &id])
@@ -161,10 +152,7 @@ fn exec_t_with_a_process_file_takes_the_terminal_from_the_file() {
     // tty.bats "runc exec [tty consolesize]": `exec -t -p FILE` where FILE
     // has no `terminal`: runc ignores -t and runs it without one.
     let env = Env::new();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("tfile");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "tfile");
     let process = env.dir.path().join("no-terminal.json");
     std::fs::write(&process, r#"{"args": ["/bin/echo", "plain"], "cwd": "/"}"#).unwrap();
     let out = env
@@ -207,10 +195,7 @@ fn cpuset_cpus(env: &Env, id: &str) -> String {
 #[test]
 fn update_resources_with_go_spelt_keys() {
     let env = Env::new();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("upcpu");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "upcpu");
     // update.bats "update cpuset parameters via resources.CPU": `CPU`,
     // `Cpus`, and a field nobody knows.
     env.cmd()

@@ -11,10 +11,7 @@ use common::{unique_id, Env};
 
 /// Start a detached container running `command`; returns its ID.
 fn start(env: &Env, command: &[&str]) -> String {
-    let bundle = env.bundle(command);
-    let id = unique_id("obs");
-    let run = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(run.code, Some(0), "{run:?}");
+    let id = env.started(command, "obs");
     env.wait_status(&id, "running");
     id
 }

@@ -46,10 +46,10 @@ fn stats_show_dashes_for_what_runc_does_not_report_and_no_header_before_an_error
 #[test]
 fn top_right_aligns_its_numbers() {
     let env = Env::new();
-    let bundle = env.bundle(&["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
-    let id = unique_id("tables-top");
-    let r = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(r.code, Some(0), "{r:?}");
+    let id = env.started(
+        &["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+        "tables-top",
+    );
     let out = env
         .cmd()
         .args(["top", &id, "-o", "pid,rss,comm"])

@@ -438,10 +438,7 @@ fn console_socket_times_out_when_nobody_connects() {
 fn exec_t_relays_a_terminal_into_a_running_container() {
     let env = Env::new();
     let tmp = private_tmp();
-    let bundle = env.bundle(&["sleep", "1000"]);
-    let id = unique_id("exec-tty");
-    let started = env.run_detached(args!["run", "-d", "-b", bundle, id]);
-    assert_eq!(started.code, Some(0), "{started:?}");
+    let id = env.started(&["sleep", "1000"], "exec-tty");
     let mut s = on_pty(
         &env,
         &tmp,
