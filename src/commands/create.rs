@@ -8,6 +8,7 @@ use ocictl::bundle::Bundle;
 use ocictl::runtime::{ContainerId, CreateOpts};
 use ocictl::shim::client::{MonitorOpts, Monitored};
 
+use super::overrides::OverrideArgs;
 use super::{report_action, Context, Outcome};
 use crate::cli::MonitorMode;
 use crate::contract::Created;
@@ -40,6 +41,9 @@ pub struct Create {
     /// The new container's ID (letters, digits, `_ + - .`).
     #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
+
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
 }
 
 /// The options `create` and `run` share.
@@ -235,32 +239,42 @@ impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        // `-t` on a bundle without a terminal: the shim makes a private
-        // terminal copy of it and holds the pty.
-        let copy = self.tty && !bundle.wants_terminal();
+        // `-t` on a bundle without a terminal, or overrides: the runtime
+        // gets a private copy, kept in the container's state directory.
+        let copy = self.overrides.copy(&bundle, self.tty).with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
-        let Some(mut monitor) = self
+        let monitor = self
             .monitor
             .opts(ctx, &self.bundle, terminal)
-            .with_context(fail)?
-        else {
-            if copy {
-                return Err(crate::report::UsageError(
-                    "create -t needs ocictl's monitor, which holds the terminal and its copy of \
-                     the bundle: use `--monitor always` (or set process.terminal in config.json \
-                     and pass --console-socket)"
-                        .into(),
-                )
-                .into());
+            .with_context(fail)?;
+        if monitor.is_none() && copy.as_ref().is_some_and(|c| c.terminal) {
+            return Err(crate::report::UsageError(
+                "create -t needs ocictl's monitor, which holds the terminal and its copy of \
+                 the bundle: use `--monitor always` (or set process.terminal in config.json \
+                 and pass --console-socket)"
+                    .into(),
+            )
+            .into());
+        }
+        if self.overrides.print_config {
+            return OverrideArgs::print_config(&bundle, copy.as_ref());
+        }
+        let Some(mut monitor) = monitor else {
+            let opts = self.bundle.create_opts();
+            match &copy {
+                None => ctx.runc.create(&self.id, &opts),
+                Some(copy) => ocictl::run::with_kept_copy(&ctx.runc, &self.id, copy, |path| {
+                    let mut opts = opts.clone();
+                    if let Some(path) = path {
+                        opts.bundle = Some(path);
+                    }
+                    ctx.runc.create(&self.id, &opts)
+                }),
             }
-            ctx.runc
-                .create(&self.id, &self.bundle.create_opts())
-                .with_context(fail)?;
+            .with_context(fail)?;
             return report_action(ctx, &created(&self.id, None));
         };
-        if copy {
-            monitor.terminal_copy_of = Some(self.bundle.bundle.clone());
-        }
+        monitor.bundle_copy = copy;
         let started = ctx
             .runc
             .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)

@@ -7,6 +7,7 @@ use ocictl::run::RunOutcome;
 use ocictl::runtime::{ContainerId, RunOpts};
 
 use super::create::{BundleArgs, MonitorArgs};
+use super::overrides::OverrideArgs;
 use super::{report_action, Context, Outcome};
 use crate::contract::{Ended, Ran};
 
@@ -57,6 +58,9 @@ pub struct Run {
     /// The new container's ID (letters, digits, `_ + - .`).
     #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
+
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
 }
 
 impl Run {
@@ -64,6 +68,7 @@ impl Run {
         let fail = || format!("cannot run container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
+        let copy = self.overrides.copy(&bundle, self.tty).with_context(fail)?;
         let monitor = if self.detach {
             self.monitor
                 .opts(ctx, &self.bundle, terminal)
@@ -76,6 +81,9 @@ impl Run {
         } else {
             None
         };
+        if self.overrides.print_config {
+            return OverrideArgs::print_config(&bundle, copy.as_ref());
+        }
         let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
         if foreground_tty {
             // From here on SIGINT/SIGTERM are caught and passed on to the
@@ -90,11 +98,11 @@ impl Run {
         };
         let req = ocictl::run::RunRequest {
             opts,
-            tty: self.tty,
+            copy,
             monitor,
             relay_terminal: foreground_tty,
         };
-        let outcome = ocictl::run::run(&ctx.runc, &self.id, &bundle, req).with_context(fail)?;
+        let outcome = ocictl::run::run(&ctx.runc, &self.id, req).with_context(fail)?;
         let status = match outcome {
             RunOutcome::Monitored(started) => {
                 let monitor_pid = super::create::monitor_pid(&self.id, started);
