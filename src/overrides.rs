@@ -361,6 +361,14 @@ const CAPABILITIES: &[&str] = &[
     "CHECKPOINT_RESTORE",
 ];
 
+/// The capabilities Linux knows, without `CAP_` (for completion).
+pub fn capability_names() -> impl Iterator<Item = &'static str> {
+    CAPABILITIES.iter().copied()
+}
+
+/// `--net` values.
+pub const NET_MODES: &[&str] = &["host", "none"];
+
 /// `--cap-add`/`--cap-drop CAP`: `NET_ADMIN`, `net_admin` and
 /// `CAP_NET_ADMIN` are the same; `ALL` is every capability.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -622,6 +630,37 @@ impl Overrides {
             value: spec.0.clone(),
             why,
         };
+        // UID:GID needs no lookup (and no rootfs to look in).
+        let numeric = spec
+            .0
+            .split_once(':')
+            .and_then(|(u, g)| Some((u.parse::<u32>().ok()?, g.parse::<u32>().ok()?)));
+        let user = match numeric {
+            Some((uid, gid)) => crate::image::user::User {
+                uid,
+                gid,
+                additional_gids: Vec::new(),
+            },
+            None => self.look_up_user(config, spec, err)?,
+        };
+        let process_user = object_at(config, &["process", "user"]);
+        process_user.insert("uid".into(), user.uid.into());
+        process_user.insert("gid".into(), user.gid.into());
+        if user.additional_gids.is_empty() {
+            process_user.remove("additionalGids");
+        } else {
+            process_user.insert("additionalGids".into(), user.additional_gids.into());
+        }
+        Ok(())
+    }
+
+    /// `spec` in the rootfs's /etc/passwd and /etc/group.
+    fn look_up_user(
+        &self,
+        config: &Value,
+        spec: &UserSpec,
+        err: impl Fn(String) -> OverrideError,
+    ) -> Result<crate::image::user::User, OverrideError> {
         let rootfs = config
             .pointer("/root/path")
             .and_then(Value::as_str)
@@ -634,19 +673,13 @@ impl Overrides {
         )
         .map_err(|e| err(format!("cannot open the rootfs {}: {e}", rootfs.display())))?;
         let rootfs = crate::image::rootfs::Rootfs::new(fd);
-        let user = crate::image::user::resolve(&rootfs, &spec.0).map_err(|e| match e {
-            crate::image::ImageError::User { why, .. } => err(why),
+        crate::image::user::resolve(&rootfs, &spec.0).map_err(|e| match e {
+            // (Its words are an image's: this is the bundle's rootfs.)
+            crate::image::ImageError::User { why, .. } => {
+                err(why.replace("the image's", "the rootfs's"))
+            }
             other => err(other.to_string()),
-        })?;
-        let process_user = object_at(config, &["process", "user"]);
-        process_user.insert("uid".into(), user.uid.into());
-        process_user.insert("gid".into(), user.gid.into());
-        if user.additional_gids.is_empty() {
-            process_user.remove("additionalGids");
-        } else {
-            process_user.insert("additionalGids".into(), user.additional_gids.into());
-        }
-        Ok(())
+        })
     }
 
     /// docker's order: with `--cap-drop ALL` only the added ones are left;
@@ -761,4 +794,291 @@ fn has_namespace(config: &Value, kind: &str) -> bool {
             a.iter()
                 .any(|ns| ns.get("type").and_then(Value::as_str) == Some(kind))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Value {
+        json!({
+            "process": {"args": ["sh"], "env": ["PATH=/bin", "TERM=xterm"], "cwd": "/",
+                        "user": {"uid": 0, "gid": 0, "additionalGids": [9]},
+                        "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"],
+                                         "effective": ["CAP_KILL"],
+                                         "permitted": ["CAP_KILL"]}},
+            "root": {"path": "/nonexistent-rootfs"},
+            "mounts": [{"destination": "/tmp/", "type": "tmpfs", "source": "tmpfs"}],
+            "linux": {"namespaces": [{"type": "uts"}, {"type": "network", "path": "/proc/1/ns/net"}]},
+            "x-unknown": {"kept": true}
+        })
+    }
+
+    fn applied(o: Overrides) -> Value {
+        let mut v = config();
+        o.apply(&mut v).unwrap();
+        assert_eq!(v["x-unknown"], json!({"kept": true}));
+        v
+    }
+
+    #[test]
+    fn env_values_and_files() {
+        assert_eq!("A=1=2".parse(), Ok(EnvArg::Set("A".into(), "1=2".into())));
+        assert_eq!("A".parse(), Ok(EnvArg::FromHost("A".into())));
+        assert!("=1".parse::<EnvArg>().is_err());
+        assert!("A B=1".parse::<EnvArg>().is_err());
+        let from = |k: &str| (k == "SET").then(|| "v".to_string());
+        assert_eq!(
+            EnvArg::FromHost("SET".into()).resolve(from),
+            Some(("SET".into(), "v".into()))
+        );
+        assert_eq!(EnvArg::FromHost("UNSET".into()).resolve(from), None);
+        let file = parse_env_file("# c\n\n  A=1\nB\n").unwrap();
+        assert_eq!(
+            file,
+            vec![
+                EnvArg::Set("A".into(), "1".into()),
+                EnvArg::FromHost("B".into())
+            ]
+        );
+        assert!(parse_env_file("ok=1\n=bad\n")
+            .unwrap_err()
+            .starts_with("line 2"));
+        let v = applied(Overrides {
+            env: vec![("TERM".into(), "dumb".into()), ("NEW".into(), "1".into())],
+            ..Default::default()
+        });
+        assert_eq!(
+            v["process"]["env"],
+            json!(["PATH=/bin", "TERM=dumb", "NEW=1"])
+        );
+    }
+
+    #[test]
+    fn volumes_and_tmpfs() {
+        let v: Volume = "/tmp:/data:ro".parse().unwrap();
+        assert_eq!((v.destination.as_str(), v.read_only), ("/data", true));
+        assert!(!"/tmp:/data:rw".parse::<Volume>().unwrap().read_only);
+        assert!("data:/data"
+            .parse::<Volume>()
+            .unwrap_err()
+            .contains("named volumes"));
+        assert!("/no/such/dir:/d"
+            .parse::<Volume>()
+            .unwrap_err()
+            .contains("does not exist"));
+        assert!("/tmp:d".parse::<Volume>().is_err());
+        assert!("/tmp:/d:z".parse::<Volume>().is_err());
+        assert!("/tmp".parse::<Volume>().is_err());
+        let t: Tmpfs = "/tmp:size=64m,exec".parse().unwrap();
+        assert_eq!(
+            t.mount_options(),
+            vec![
+                json!("rw"),
+                json!("nosuid"),
+                json!("nodev"),
+                json!("size=64m"),
+                json!("exec")
+            ]
+        );
+        assert!("tmp".parse::<Tmpfs>().is_err());
+        let out = applied(Overrides {
+            volumes: vec![v],
+            tmpfs: vec![t],
+            ..Default::default()
+        });
+        assert_eq!(
+            out["mounts"],
+            json!([
+                {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "ro"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["rw", "nosuid", "nodev", "size=64m", "exec"]}
+            ]),
+            "the tmpfs replaced the mount at /tmp/"
+        );
+    }
+
+    #[test]
+    fn process_fields() {
+        assert!("rel".parse::<Workdir>().is_err());
+        assert!(":1".parse::<UserSpec>().is_err());
+        assert!("1:".parse::<UserSpec>().is_err());
+        let v = applied(Overrides {
+            workdir: Some("/srv".parse().unwrap()),
+            user: Some("1000:1001".parse().unwrap()),
+            command: vec!["echo".into(), "hi".into()],
+            ..Default::default()
+        });
+        assert_eq!(v["process"]["cwd"], "/srv");
+        assert_eq!(v["process"]["user"], json!({"uid": 1000, "gid": 1001}));
+        assert_eq!(v["process"]["args"], json!(["echo", "hi"]));
+    }
+
+    #[test]
+    fn user_names_are_looked_up_inside_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/passwd"), "web:x:33:44::/:/bin/sh\n").unwrap();
+        std::fs::write(dir.path().join("etc/group"), "www:x:44:\nlog:x:77:web\n").unwrap();
+        let mut v = config();
+        v["root"]["path"] = dir.path().to_str().unwrap().into();
+        let user = |spec: &str, v: &mut Value| {
+            Overrides {
+                user: Some(spec.parse().unwrap()),
+                ..Default::default()
+            }
+            .apply(v)
+        };
+        user("web", &mut v).unwrap();
+        assert_eq!(
+            v["process"]["user"],
+            json!({"uid": 33, "gid": 44, "additionalGids": [77]})
+        );
+        user("web:log", &mut v).unwrap();
+        assert_eq!(v["process"]["user"], json!({"uid": 33, "gid": 77}));
+        let err = user("nobody", &mut v).unwrap_err();
+        assert!(err.to_string().starts_with("--user nobody: "), "{err}");
+    }
+
+    #[test]
+    fn hostname_needs_a_uts_namespace() {
+        assert!("a b".parse::<Hostname>().is_err());
+        assert!("-a".parse::<Hostname>().is_err());
+        assert!("x".repeat(65).parse::<Hostname>().is_err());
+        let o = Overrides {
+            hostname: Some("box".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(applied(o.clone())["hostname"], "box");
+        let mut v = config();
+        v["linux"]["namespaces"] = json!([]);
+        let err = o.apply(&mut v).unwrap_err();
+        assert!(err.to_string().contains("UTS namespace"), "{err}");
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!("64M".parse::<Memory>().unwrap().bytes, 64 << 20);
+        assert!("1M".parse::<Memory>().is_err());
+        assert!("lots".parse::<Memory>().is_err());
+        assert_eq!("1.5".parse::<Cpus>().unwrap().quota, 150_000);
+        assert_eq!("0.01".parse::<Cpus>().unwrap().quota, 1_000);
+        for bad in ["0", "-1", "x", "NaN", "inf"] {
+            assert!(bad.parse::<Cpus>().is_err(), "{bad}");
+        }
+        assert_eq!("-1".parse::<PidsLimit>(), Ok(PidsLimit(-1)));
+        assert!("0".parse::<PidsLimit>().is_err());
+        let v = applied(Overrides {
+            memory: Some("64M".parse().unwrap()),
+            cpus: Some("2".parse().unwrap()),
+            pids_limit: Some(PidsLimit(20)),
+            read_only: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            v["linux"]["resources"],
+            json!({"memory": {"limit": 64 << 20}, "cpu": {"quota": 200000, "period": 100000},
+                   "pids": {"limit": 20}})
+        );
+        assert_eq!(v["root"]["readonly"], true);
+    }
+
+    #[test]
+    fn capabilities_are_added_then_dropped() {
+        for same in ["NET_ADMIN", "net_admin", "CAP_NET_ADMIN", "cap_net_admin"] {
+            assert_eq!(same.parse(), Ok(Cap::Named("CAP_NET_ADMIN".into())));
+        }
+        assert_eq!("all".parse(), Ok(Cap::All));
+        assert!("FLY".parse::<Cap>().is_err());
+        let caps = |add: &[&str], drop: &[&str]| {
+            let v = applied(Overrides {
+                cap_add: add.iter().map(|c| c.parse().unwrap()).collect(),
+                cap_drop: drop.iter().map(|c| c.parse().unwrap()).collect(),
+                ..Default::default()
+            });
+            assert!(v["process"]["capabilities"].get("ambient").is_none());
+            v["process"]["capabilities"].clone()
+        };
+        let c = caps(&["NET_ADMIN"], &["KILL"]);
+        assert_eq!(c["bounding"], json!(["CAP_CHOWN", "CAP_NET_ADMIN"]));
+        assert_eq!(c["effective"], json!(["CAP_NET_ADMIN"]));
+        let c = caps(&["CHOWN"], &["ALL"]);
+        assert_eq!(c["bounding"], json!(["CAP_CHOWN"]));
+        assert_eq!(c["permitted"], json!(["CAP_CHOWN"]));
+        let c = caps(&["ALL"], &["SYS_ADMIN"]);
+        let bounding = c["bounding"].as_array().unwrap();
+        assert_eq!(bounding.len(), CAPABILITIES.len() - 1);
+        assert!(!bounding.contains(&json!("CAP_SYS_ADMIN")));
+    }
+
+    #[test]
+    fn network_host_or_none() {
+        let ns = |net| {
+            applied(Overrides {
+                net: Some(net),
+                ..Default::default()
+            })["linux"]["namespaces"]
+                .clone()
+        };
+        assert_eq!(ns(Net::Host), json!([{"type": "uts"}]));
+        assert_eq!(ns(Net::None), json!([{"type": "uts"}, {"type": "network"}]));
+        assert!("bridge".parse::<Net>().is_err());
+    }
+
+    #[test]
+    fn the_canonical_argv_parses_back_to_the_same_overrides() {
+        let o = Overrides {
+            env: vec![("A".into(), "1".into())],
+            volumes: vec!["/tmp:/d:ro".parse().unwrap()],
+            tmpfs: vec!["/t:size=1m".parse().unwrap()],
+            workdir: Some("/w".parse().unwrap()),
+            user: Some("1:2".parse().unwrap()),
+            hostname: Some("h".parse().unwrap()),
+            memory: Some("64M".parse().unwrap()),
+            cpus: Some("1.5".parse().unwrap()),
+            pids_limit: Some(PidsLimit(9)),
+            read_only: true,
+            cap_add: vec!["net_admin".parse().unwrap()],
+            cap_drop: vec!["all".parse().unwrap()],
+            net: Some(Net::None),
+            command: vec!["sh".into(), "-c".into(), "x".into()],
+        };
+        assert_eq!(
+            o.argv(),
+            [
+                "--env",
+                "A=1",
+                "--volume",
+                "/tmp:/d:ro",
+                "--tmpfs",
+                "/t:size=1m",
+                "--workdir",
+                "/w",
+                "--user",
+                "1:2",
+                "--hostname",
+                "h",
+                "--memory",
+                "64M",
+                "--cpus",
+                "1.5",
+                "--pids-limit",
+                "9",
+                "--cap-add",
+                "CAP_NET_ADMIN",
+                "--cap-drop",
+                "ALL",
+                "--net",
+                "none",
+                "--read-only",
+                "--",
+                "sh",
+                "-c",
+                "x"
+            ]
+        );
+        assert!(Overrides::default().argv().is_empty());
+        assert!(Overrides::default().is_empty());
+    }
 }

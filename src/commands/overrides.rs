@@ -35,7 +35,8 @@ pub struct OverrideArgs {
 
     /// Bind-mount the host's SRC (an absolute, existing path) at DST,
     /// read-only with `:ro` (repeatable); replaces a mount at DST.
-    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", help_heading = HEADING)]
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", help_heading = HEADING,
+          value_hint = clap::ValueHint::AnyPath)]
     pub volumes: Vec<Volume>,
 
     /// Mount a tmpfs at DST (repeatable), with docker's options
@@ -73,16 +74,17 @@ pub struct OverrideArgs {
     pub read_only: bool,
 
     /// Add a capability (repeatable): NET_ADMIN, cap_net_admin, or ALL.
-    #[arg(long, value_name = "CAP", help_heading = HEADING)]
+    #[arg(long, value_name = "CAP", help_heading = HEADING, add = crate::completion::capabilities())]
     pub cap_add: Vec<Cap>,
 
     /// Drop a capability (repeatable; after the adds, as in docker).
-    #[arg(long, value_name = "CAP", help_heading = HEADING)]
+    #[arg(long, value_name = "CAP", help_heading = HEADING, add = crate::completion::capabilities())]
     pub cap_drop: Vec<Cap>,
 
     /// `host`: the host's network (no network namespace); `none`: a new
     /// network namespace with only `lo`.
-    #[arg(long, value_name = "host|none", help_heading = HEADING)]
+    #[arg(long, value_name = "host|none", help_heading = HEADING,
+          add = crate::completion::choices(ocictl::overrides::NET_MODES))]
     pub net: Option<Net>,
 
     /// Print the effective config.json (exactly what the runtime would
