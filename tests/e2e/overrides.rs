@@ -166,21 +166,13 @@ fn a_foreground_run_sees_every_override_inside_the_container() {
 /// `--print-config` with `args`, parsed; `bundle` is unchanged by it.
 fn printed_config(env: &Env, bundle: &Path, sub: &str, args: &[&str], id: &str) -> Value {
     let (flags, command) = split_command(args);
-    let out = env
-        .cmd()
-        .args([sub, "--print-config", "-b"])
+    let mut cmd = env.cmd();
+    cmd.args([sub, "--print-config", "-b"])
         .arg(bundle)
         .args(flags)
         .arg(id)
-        .args(command)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        .args(command);
+    serde_json::from_str(&common::stdout_of(cmd)).unwrap()
 }
 
 /// The config.json of the bundle runc runs container `id` from.
