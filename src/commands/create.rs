@@ -227,11 +227,12 @@ pub fn monitor_pid(id: &ContainerId, started: Monitored) -> Option<i32> {
     started.monitor_pid
 }
 
-fn created(id: &ContainerId, monitor_pid: Option<i32>) -> Created {
+fn created(id: &ContainerId, monitor_pid: Option<i32>, overrides: Vec<String>) -> Created {
     Created {
         id: id.to_string(),
         action: "create".into(),
         monitor_pid,
+        overrides,
     }
 }
 
@@ -259,6 +260,10 @@ impl Create {
         if self.overrides.print_config {
             return OverrideArgs::print_config(&bundle, copy.as_ref());
         }
+        let applied = copy
+            .as_ref()
+            .map(|c| c.overrides.clone())
+            .unwrap_or_default();
         let Some(mut monitor) = monitor else {
             let opts = self.bundle.create_opts();
             match &copy {
@@ -272,13 +277,14 @@ impl Create {
                 }),
             }
             .with_context(fail)?;
-            return report_action(ctx, &created(&self.id, None));
+            return report_action(ctx, &created(&self.id, None, applied));
         };
         monitor.bundle_copy = copy;
         let started = ctx
             .runc
             .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
             .with_context(fail)?;
-        report_action(ctx, &created(&self.id, monitor_pid(&self.id, started)))
+        let monitor_pid = monitor_pid(&self.id, started);
+        report_action(ctx, &created(&self.id, monitor_pid, applied))
     }
 }

@@ -84,6 +84,10 @@ impl Run {
         if self.overrides.print_config {
             return OverrideArgs::print_config(&bundle, copy.as_ref());
         }
+        let applied = copy
+            .as_ref()
+            .map(|c| c.overrides.clone())
+            .unwrap_or_default();
         let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
         if foreground_tty {
             // From here on SIGINT/SIGTERM are caught and passed on to the
@@ -106,7 +110,7 @@ impl Run {
         let status = match outcome {
             RunOutcome::Monitored(started) => {
                 let monitor_pid = super::create::monitor_pid(&self.id, started);
-                return report_action(ctx, &self.ran(monitor_pid, Ended::default()));
+                return report_action(ctx, &self.ran(applied, monitor_pid, Ended::default()));
             }
             RunOutcome::Ended(status) => status,
         };
@@ -117,21 +121,22 @@ impl Run {
                     self.id
                 );
             }
-            return report_action(ctx, &self.ran(None, Ended::default()));
+            return report_action(ctx, &self.ran(applied, None, Ended::default()));
         }
         tracing::debug!(%status, "container finished");
-        super::report_finished(ctx, &self.ran(None, Ended::of(status)), status)
+        super::report_finished(ctx, &self.ran(applied, None, Ended::of(status)), status)
     }
 }
 
 impl Run {
     /// The JSON result: detached, or how the process ended.
-    fn ran(&self, monitor_pid: Option<i32>, ended: Ended) -> Ran {
+    fn ran(&self, overrides: Vec<String>, monitor_pid: Option<i32>, ended: Ended) -> Ran {
         Ran {
             id: self.id.to_string(),
             action: "run".into(),
             detached: self.detach,
             monitor_pid,
+            overrides,
             ended,
         }
     }

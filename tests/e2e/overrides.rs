@@ -197,7 +197,7 @@ fn a_detached_container_runs_a_kept_copy_and_every_output_names_the_users_bundle
     let bundle = env.bundle(&["sleep", "1000"]);
     let user_config = std::fs::read(bundle.join("config.json")).unwrap();
     let args = [
-        "-e",
+        "--env",
         "MARK=m1",
         "--hostname",
         "kept",
@@ -212,13 +212,17 @@ fn a_detached_container_runs_a_kept_copy_and_every_output_names_the_users_bundle
     for way in ways {
         let id = unique_id("ov-kept");
         let (flags, command) = split_command(&args);
-        let mut words: Vec<&std::ffi::OsStr> = way.iter().map(|w| w.as_ref()).collect();
+        let mut words: Vec<&std::ffi::OsStr> = vec!["--format".as_ref(), "json".as_ref()];
+        words.extend(way.iter().map(|w| std::ffi::OsStr::new(*w)));
         words.extend(["-b".as_ref(), bundle.as_os_str()]);
         words.extend(flags.iter().map(|w| std::ffi::OsStr::new(*w)));
         words.push(id.as_ref());
         words.extend(command.iter().map(|w| std::ffi::OsStr::new(*w)));
         let r = env.run_detached(&words);
         assert_eq!(r.code, Some(0), "{way:?}: {r:?}");
+        // The JSON result lists the overrides applied.
+        let result: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(result["overrides"], serde_json::json!(args), "{way:?}");
         if way[0] == "create" {
             env.cmd().args(["start", &id]).assert().success();
         }
