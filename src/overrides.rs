@@ -120,7 +120,7 @@ impl FromStr for Volume {
                  (docker's named volumes are out of scope)"
             ));
         }
-        if std::fs::symlink_metadata(source).is_err() {
+        if std::fs::metadata(source).is_err() {
             return Err(format!("the source {source} does not exist"));
         }
         Ok(Volume {

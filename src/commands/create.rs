@@ -23,6 +23,10 @@ use crate::contract::Created;
 /// supervisor that reaps the container itself (containerd's shim, conmon):
 /// ocictl then runs the runtime exactly as runc is run and leaves nothing
 /// between the caller and the container.
+///
+/// The overrides (-e, -v, --memory, … and CMD after the ID, as for `run`)
+/// apply to a private copy of config.json kept with the container; the
+/// file itself is never edited. --print-config shows that copy.
 #[derive(Debug, Args)]
 pub struct Create {
     #[command(flatten)]

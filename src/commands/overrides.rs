@@ -17,85 +17,87 @@ use ocictl::overrides::{
 use super::Outcome;
 use crate::report::UsageError;
 
-/// The help heading of the override flags.
-const HEADING: &str = "Overrides (ocictl; applied to a private copy of config.json)";
-
 #[derive(Debug, Args)]
 pub struct OverrideArgs {
     /// Set an environment variable (repeatable): KEY=VALUE replaces KEY in
     /// process.env or adds it; KEY alone passes ocictl's own value on
     /// (nothing when it is unset).
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", help_heading = HEADING)]
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<EnvArg>,
 
     /// Read variables from FILE (repeatable): one KEY=VALUE (or KEY) a line,
     /// `#` comments and blank lines ignored; -e wins over it.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = HEADING)]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub env_file: Vec<PathBuf>,
 
     /// Bind-mount the host's SRC (an absolute, existing path) at DST,
     /// read-only with `:ro` (repeatable); replaces a mount at DST.
-    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]", help_heading = HEADING,
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]",
           value_hint = clap::ValueHint::AnyPath)]
     pub volumes: Vec<Volume>,
 
     /// Mount a tmpfs at DST (repeatable), with docker's options
     /// rw,noexec,nosuid,nodev and yours (e.g. `/tmp:size=64m,exec`).
-    #[arg(long, value_name = "DST[:OPTIONS]", help_heading = HEADING)]
+    #[arg(long, value_name = "DST[:OPTIONS]")]
     pub tmpfs: Vec<Tmpfs>,
 
     /// The process's working directory (absolute, inside the container).
-    #[arg(short = 'w', long, value_name = "DIR", help_heading = HEADING)]
+    #[arg(short = 'w', long, value_name = "DIR")]
     pub workdir: Option<Workdir>,
 
     /// Run the process as UID[:GID], or NAME[:GROUP] from the rootfs's
     /// /etc/passwd and /etc/group (its groups too, as docker does).
-    #[arg(short = 'u', long, value_name = "UID[:GID]", help_heading = HEADING)]
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
     pub user: Option<UserSpec>,
 
     /// The container's hostname (needs a UTS namespace in config.json).
-    #[arg(long, value_name = "NAME", help_heading = HEADING)]
+    #[arg(long, value_name = "NAME")]
     pub hostname: Option<Hostname>,
 
     /// Memory limit, e.g. 64M or 1G (at least 6M).
-    #[arg(long, value_name = "SIZE", help_heading = HEADING)]
+    #[arg(long, value_name = "SIZE")]
     pub memory: Option<Memory>,
 
     /// CPU limit in CPUs, e.g. 1.5 (a CFS quota per 100 ms period).
-    #[arg(long, value_name = "N", help_heading = HEADING)]
+    #[arg(long, value_name = "N")]
     pub cpus: Option<Cpus>,
 
     /// At most N processes in the container (-1: no limit).
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = HEADING)]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids_limit: Option<PidsLimit>,
 
     /// Mount the container's root filesystem read-only.
-    #[arg(long, help_heading = HEADING)]
+    #[arg(long)]
     pub read_only: bool,
 
     /// Add a capability (repeatable): NET_ADMIN, cap_net_admin, or ALL.
-    #[arg(long, value_name = "CAP", help_heading = HEADING, add = crate::completion::capabilities())]
+    #[arg(long, value_name = "CAP", add = crate::completion::capabilities())]
     pub cap_add: Vec<Cap>,
 
     /// Drop a capability (repeatable; after the adds, as in docker).
-    #[arg(long, value_name = "CAP", help_heading = HEADING, add = crate::completion::capabilities())]
+    #[arg(long, value_name = "CAP", add = crate::completion::capabilities())]
     pub cap_drop: Vec<Cap>,
 
     /// `host`: the host's network (no network namespace); `none`: a new
     /// network namespace with only `lo`.
-    #[arg(long, value_name = "host|none", help_heading = HEADING,
+    #[arg(long, value_name = "host|none",
           add = crate::completion::choices(ocictl::overrides::NET_MODES))]
     pub net: Option<Net>,
 
     /// Print the effective config.json (exactly what the runtime would
     /// get) and exit: nothing is run or written. Save it as a bundle's
     /// config.json to make the overrides permanent.
-    #[arg(long, help_heading = HEADING)]
+    #[arg(long)]
     pub print_config: bool,
 
-    /// After `--`: the command to run instead of config.json's
-    /// process.args.
-    #[arg(last = true, value_name = "CMD")]
+    /// The command to run instead of config.json's process.args, after
+    /// the ID (and `--`, so its own flags are not ocictl's); everything
+    /// from CMD on is the command's.
+    #[arg(
+        value_name = "CMD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 

@@ -30,6 +30,12 @@ use crate::contract::{Ended, Ran};
 /// holds the pty: `ocictl attach ID`, `ocictl logs ID`. A caller that passes
 /// --pid-file (containerd's shim, conmon) reaps the container itself, so
 /// ocictl then leaves the process tree, argv and stdio exactly runc's.
+///
+/// The overrides (-e, --env-file, -v, --tmpfs, -w, -u, --hostname, --memory,
+/// --cpus, --pids-limit, --read-only, --cap-add, --cap-drop, --net, and CMD
+/// after the ID) change this run only, as docker's flags do: the runtime
+/// gets a private copy of config.json with them applied, and the file
+/// itself is never edited. --print-config shows that copy.
 #[derive(Debug, Args)]
 pub struct Run {
     #[command(flatten)]

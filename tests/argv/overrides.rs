@@ -452,10 +452,29 @@ fn runcs_one_dash_spelling_and_short_flags_work_with_the_overrides() {
 }
 
 #[test]
-fn a_command_needs_the_double_dash() {
+fn the_command_follows_the_id_and_an_id_after_the_double_dash_is_still_the_id() {
     let t = Setup::new();
-    let mut cmd = t.cmd(&["run"], &[]);
-    let out = cmd.arg("sh").output().unwrap();
+    let mut expected = t.base_config();
+    expected["process"]["args"] = json!(["sh", "-c", "echo -bundle x"]);
+    // With `--`, and without it (as exec takes its command, and docker).
+    for dashes in [&["--"][..], &[]] {
+        let mut cmd = t.cmd(&["run"], &[]);
+        cmd.args(dashes).args(["sh", "-c", "echo -bundle x"]);
+        succeeded(cmd);
+        let argv = t.fake.last_argv().unwrap();
+        assert_eq!(argv.last().map(String::as_str), Some("c1"));
+        assert_eq!(t.runtime_config(), expected, "{dashes:?}");
+    }
+    // runc's `run -- ID` spelling: the ID, refused here for its dash.
+    let out = t
+        .fake
+        .cmd()
+        .args(["run", "-b"])
+        .arg(t.bundle())
+        .args(["--", "-x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(t.calls(), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot start with `-`"));
+    assert_eq!(t.calls(), 2);
 }
