@@ -298,3 +298,61 @@ fn a_bad_override_is_a_usage_error_and_creates_nothing() {
         assert!(!state_dir(&env, &id).exists());
     }
 }
+
+#[test]
+fn host_network_added_capability_and_a_user_by_name() {
+    let env = Env::new();
+    let bundle = env.bundle(&["true"]);
+    let script = "echo capeff=$(grep CapEff /proc/self/status | cut -f2); \
+                  echo id=$(id -u):$(id -g); \
+                  echo ifaces=$(tail -n +3 /proc/net/dev | wc -l)";
+    let mut cmd = env.cmd();
+    cmd.args([
+        "run",
+        "--net",
+        "host",
+        "--cap-add",
+        "NET_ADMIN",
+        "-u",
+        "nobody",
+        "-b",
+    ])
+    .arg(&bundle)
+    .arg(unique_id("ov-host"))
+    .args(["--", "sh", "-c", script]);
+    let out = common::stdout_of(cmd);
+    let one = |key: &str| field(&out, key).first().map(|v| v.to_string());
+    let capeff = u64::from_str_radix(&one("capeff").unwrap(), 16).unwrap();
+    assert_ne!(capeff & (1 << 12), 0, "CAP_NET_ADMIN added: {capeff:x}");
+    // The demo bundle's /etc/passwd: nobody is 65534:65534.
+    assert_eq!(one("id").as_deref(), Some("65534:65534"), "{out}");
+    let host_ifaces = std::fs::read_to_string("/proc/net/dev")
+        .unwrap()
+        .lines()
+        .count()
+        - 2;
+    assert_eq!(one("ifaces"), Some(host_ifaces.to_string()), "{out}");
+}
+
+#[test]
+fn a_kept_foreground_run_keeps_its_copy_until_delete() {
+    let env = Env::new();
+    let bundle = env.bundle(&["true"]);
+    let id = unique_id("ov-keep");
+    let mut cmd = env.cmd();
+    cmd.args(["run", "--keep", "-e", "K=1", "-b"])
+        .arg(&bundle)
+        .arg(&id)
+        .args(["--", "sh", "-c", "test \"$K\" = 1"]);
+    common::stdout_of(cmd);
+    assert_eq!(env.status(&id).as_deref(), Some("stopped"));
+    assert_eq!(env.state(&id)["bundle"], bundle.to_str().unwrap());
+    let (copy, config) = runc_config(&env, &id);
+    assert_eq!(copy, state_dir(&env, &id).join("bundle"));
+    assert_eq!(
+        config["process"]["env"].as_array().unwrap().last().unwrap(),
+        "K=1"
+    );
+    env.cmd().args(["delete", &id]).assert().success();
+    assert!(!state_dir(&env, &id).exists());
+}
