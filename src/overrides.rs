@@ -125,7 +125,7 @@ impl FromStr for Volume {
         }
         Ok(Volume {
             source: source.into(),
-            destination: container_path(destination)?,
+            destination: mount_point(destination)?,
             read_only,
         })
     }
@@ -142,6 +142,15 @@ fn container_path(path: &str) -> Result<String, String> {
         return Err("a path cannot hold a NUL byte".into());
     }
     Ok(path.to_string())
+}
+
+/// Where a mount goes: an absolute path other than `/` (as docker refuses).
+fn mount_point(path: &str) -> Result<String, String> {
+    let path = container_path(path)?;
+    if path.trim_end_matches('/').is_empty() {
+        return Err("cannot mount over the container's root `/`".into());
+    }
+    Ok(path)
 }
 
 /// `--tmpfs DST[:OPTIONS]`: a tmpfs at DST; OPTIONS (`size=64m,mode=1777`)
@@ -166,7 +175,7 @@ impl FromStr for Tmpfs {
             .map(str::to_string)
             .collect();
         Ok(Tmpfs {
-            destination: container_path(destination)?,
+            destination: mount_point(destination)?,
             options,
         })
     }
@@ -883,6 +892,8 @@ mod tests {
             ]
         );
         assert!("tmp".parse::<Tmpfs>().is_err());
+        assert!("/".parse::<Tmpfs>().is_err());
+        assert!("/tmp://".parse::<Volume>().is_err());
         let out = applied(Overrides {
             volumes: vec![v],
             tmpfs: vec![t],
