@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+use crate::overrides::{OverrideError, Overrides};
 use crate::secure_dir::{DirError, SecureDir};
 use crate::staged_dir::StagedDir;
 
@@ -33,6 +34,9 @@ pub enum BundleError {
     /// The message names the file, the line and the field.
     #[error("{0}")]
     NotASpec(String),
+    /// An override flag this bundle cannot take (a usage error).
+    #[error(transparent)]
+    Override(OverrideError),
     #[error("the root filesystem {rootfs} named by {config} does not exist")]
     NoRootfs { rootfs: PathBuf, config: PathBuf },
     #[error("cannot write the bundle at {path}: {source}")]
@@ -276,79 +280,132 @@ pub fn default_spec(args: Vec<String>, terminal: bool, hostname: &str) -> Spec {
     spec
 }
 
-/// A private copy of a bundle's config.json with `process.terminal` set,
-/// for `ocictl run -t` on a bundle that does not ask for a terminal: the
-/// user's config.json is never edited. The copy names the original rootfs
-/// (and relative bind-mount sources) by absolute path, so runc, which
-/// resolves them against the bundle directory, finds the same files. The
-/// private 0700 directory is removed on drop.
+/// What ocictl changes in its private copy of a bundle's config.json: the
+/// one way a run differs from the user's bundle (which is never edited).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigEdits {
+    /// Set `process.terminal` (`-t` on a bundle without a terminal).
+    pub terminal: bool,
+    /// The run-time override flags (`-e`, `-v`, `--memory`, …).
+    pub overrides: Overrides,
+}
+
+impl ConfigEdits {
+    /// Nothing to change: the runtime gets the user's bundle itself.
+    pub fn is_empty(&self) -> bool {
+        !self.terminal && self.overrides.is_empty()
+    }
+}
+
+/// A private copy of a bundle, made but not yet written: the config.json
+/// the runtime gets, and what to record of where it came from. It names
+/// the original rootfs (and relative bind-mount sources) by absolute path,
+/// so runc, which resolves them against the bundle directory, finds the
+/// same files.
+#[derive(Debug, Clone)]
+pub struct BundleCopy {
+    /// The user's bundle directory (absolute).
+    pub bundle: PathBuf,
+    /// The copy's config.json (0600 where written: it holds the
+    /// container's environment).
+    pub config: Vec<u8>,
+    /// The copy sets `process.terminal`.
+    pub terminal: bool,
+    /// The overrides applied, in their canonical argv form.
+    pub overrides: Vec<String>,
+}
+
+/// A [`BundleCopy`] written to a private 0700 directory, removed on drop
+/// (for a container that ends with the command).
 #[derive(Debug)]
-pub struct TerminalBundle {
+pub struct PrivateBundle {
     dir: tempfile::TempDir,
 }
 
-impl TerminalBundle {
+impl PrivateBundle {
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl BundleCopy {
+    /// Write the copy to a new private directory, removed when dropped.
+    pub fn write_private(&self) -> Result<PrivateBundle, BundleError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let config = self.bundle.join("config.json");
+        let dir = crate::runtime::console::private_dir("ocictl-bundle-").map_err(|source| {
+            BundleError::Read {
+                path: config.clone(),
+                source,
+            }
+        })?;
+        let copy = dir.path().join("config.json");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy)
+            .and_then(|mut f| f.write_all(&self.config))
+            .map_err(|source| BundleError::Write { path: copy, source })?;
+        Ok(PrivateBundle { dir })
     }
 }
 
 impl Bundle {
     /// A private copy of this bundle that asks for a terminal, removed when
     /// dropped (for a container that ends with the command).
-    pub fn with_terminal(&self) -> Result<TerminalBundle, BundleError> {
-        let dir = crate::runtime::console::private_dir("ocictl-bundle-").map_err(|source| {
-            BundleError::Read {
-                path: self.dir.join("config.json"),
-                source,
-            }
-        })?;
-        self.write_terminal_copy(dir.path())?;
-        Ok(TerminalBundle { dir })
+    pub fn with_terminal(&self) -> Result<PrivateBundle, BundleError> {
+        let edits = ConfigEdits {
+            terminal: true,
+            ..ConfigEdits::default()
+        };
+        self.copy_with(&edits)?.write_private()
     }
 
-    /// The copy's config.json: this bundle's, with `process.terminal` set
-    /// and the paths runc resolves against the bundle made absolute. The
-    /// caller writes it (0600: it holds the container's environment).
-    pub fn terminal_config_json(&self) -> Result<Vec<u8>, BundleError> {
+    /// The copy of this bundle with `edits` made: its config.json is this
+    /// bundle's (re-read, as plain JSON, so fields oci-spec does not know
+    /// survive) with the paths runc resolves against the bundle made
+    /// absolute, `process.terminal` set if asked, and the overrides
+    /// applied (an error names a flag this bundle cannot take).
+    pub fn copy_with(&self, edits: &ConfigEdits) -> Result<BundleCopy, BundleError> {
         let config = self.dir.join("config.json");
-        let read_err = |source| BundleError::Read {
-            path: config.clone(),
-            source,
-        };
         let text = crate::input_file::read_input_file(&config).map_err(BundleError::Input)?;
-        // Edited as plain JSON, so fields oci-spec does not know survive.
         let mut value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|source| BundleError::NotJson {
                 path: config.clone(),
                 source,
             })?;
-        let base = std::path::absolute(&self.dir).map_err(read_err)?;
-        terminal_config(&mut value, &base);
-        serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
+        let base = std::path::absolute(&self.dir).map_err(|source| BundleError::Read {
+            path: config.clone(),
+            source,
+        })?;
+        absolutize_config(&mut value, &base);
+        if edits.terminal {
+            if let Some(process) = value.get_mut("process").and_then(|p| p.as_object_mut()) {
+                process.insert("terminal".into(), true.into());
+            }
+        }
+        edits
+            .overrides
+            .apply(&mut value)
+            .map_err(BundleError::Override)?;
+        let json = serde_json::to_vec_pretty(&value).map_err(|e| BundleError::Write {
             path: config.clone(),
             source: std::io::Error::other(e),
+        })?;
+        Ok(BundleCopy {
+            bundle: base,
+            config: json,
+            terminal: edits.terminal,
+            overrides: edits.overrides.argv(),
         })
-    }
-
-    fn write_terminal_copy(&self, dir: &Path) -> Result<(), BundleError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let json = self.terminal_config_json()?;
-        let copy = dir.join("config.json");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&copy)
-            .and_then(|mut f| f.write_all(&json))
-            .map_err(|source| BundleError::Write { path: copy, source })
     }
 }
 
-/// Set `process.terminal` and make the paths runc resolves against the
-/// bundle directory (`root.path`, bind-mount sources) absolute.
-fn terminal_config(config: &mut serde_json::Value, bundle: &Path) {
+/// Make the paths runc resolves against the bundle directory
+/// (`root.path`, bind-mount sources) absolute, for a copy elsewhere.
+fn absolutize_config(config: &mut serde_json::Value, bundle: &Path) {
     use serde_json::Value;
     let absolutize = |v: &mut Value| {
         if let Some(p) = v.as_str() {
@@ -357,9 +414,6 @@ fn terminal_config(config: &mut serde_json::Value, bundle: &Path) {
             }
         }
     };
-    if let Some(process) = config.get_mut("process").and_then(Value::as_object_mut) {
-        process.insert("terminal".into(), Value::Bool(true));
-    }
     if let Some(path) = config.pointer_mut("/root/path") {
         absolutize(path);
     }
@@ -379,11 +433,11 @@ fn terminal_config(config: &mut serde_json::Value, bundle: &Path) {
 }
 
 #[cfg(test)]
-mod terminal_tests {
+mod copy_tests {
     use super::*;
 
     #[test]
-    fn terminal_copy_sets_terminal_and_absolute_paths() {
+    fn copies_name_the_bundles_paths_absolutely() {
         let mut v = serde_json::json!({
             "process": {"terminal": false, "args": ["sh"]},
             "root": {"path": "rootfs"},
@@ -395,8 +449,8 @@ mod terminal_tests {
             ],
             "x-unknown": 1
         });
-        terminal_config(&mut v, Path::new("/b"));
-        assert_eq!(v["process"]["terminal"], true);
+        absolutize_config(&mut v, Path::new("/b"));
+        assert_eq!(v["process"]["terminal"], false);
         assert_eq!(v["root"]["path"], "/b/rootfs");
         assert_eq!(v["mounts"][0]["source"], "proc");
         assert_eq!(v["mounts"][1]["source"], "/b/data");

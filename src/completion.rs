@@ -168,6 +168,31 @@ pub fn signals() -> ArgValueCompleter {
     })
 }
 
+/// Capability names, for `--cap-add NET_<TAB>` (also after `CAP_`).
+pub fn capabilities() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &OsStr| {
+        let current = current.to_string_lossy().to_ascii_uppercase();
+        let bare = current.strip_prefix("CAP_").unwrap_or(&current).to_string();
+        std::iter::once("ALL")
+            .chain(ocictl::overrides::capability_names())
+            .filter(|n| n.starts_with(bare.as_str()))
+            .map(CompletionCandidate::new)
+            .collect()
+    })
+}
+
+/// One of a flag's fixed `choices` (`--net host|none`).
+pub fn choices(choices: &'static [&'static str]) -> ArgValueCompleter {
+    ArgValueCompleter::new(move |current: &OsStr| {
+        let current = current.to_string_lossy();
+        choices
+            .iter()
+            .filter(|c| c.starts_with(current.as_ref()))
+            .map(CompletionCandidate::new)
+            .collect()
+    })
+}
+
 /// IDs of live containers whose monitor holds their terminal (`attach`).
 pub fn attachable() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| filtered(current, LIVE, |meta| meta.terminal))

@@ -82,6 +82,11 @@ pub struct Created {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "i32")]
     pub monitor_pid: Option<i32>,
+    /// The run-time override flags applied to ocictl's private copy of
+    /// config.json, in their canonical argv form (`["--env", "A=1",
+    /// "--memory", "64M", "--", "sh"]`); absent without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// `run`: detached (with its monitor's pid), or how the process ended.
@@ -93,6 +98,11 @@ pub struct Ran {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(with = "i32")]
     pub monitor_pid: Option<i32>,
+    /// The run-time override flags applied to ocictl's private copy of
+    /// config.json, in their canonical argv form (`["--env", "A=1",
+    /// "--memory", "64M", "--", "sh"]`); absent without any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     #[serde(flatten)]
     pub ended: Ended,
 }

@@ -27,6 +27,7 @@ pub fn examples(command: &str) -> &'static [Example] {
             ("Create a container, then start it.", "ocictl create -b /tmp/demo web && ocictl start web"),
             ("Keep its output for `ocictl logs`.", "ocictl create -b /tmp/demo --log-output /var/log/web.log web"),
             ("Create it without ocictl's monitor, exactly as runc would.", "ocictl create --no-monitor -b /tmp/demo web"),
+            ("With a limit and a capability less (config.json is not edited).", "ocictl create -b /tmp/demo --pids-limit 50 --cap-drop NET_RAW web"),
         ],
         "start" => &[
             ("Start a created container.", "ocictl start web"),
@@ -36,6 +37,7 @@ pub fn examples(command: &str) -> &'static [Example] {
             ("Run a container in the foreground; ocictl exits with its status.", "ocictl run -b /tmp/demo job"),
             ("A shell with a terminal, no config.json edit needed.", "ocictl run -t -b /tmp/demo shell"),
             ("Run it in the background, then attach to it.", "ocictl run -d -t -b /tmp/demo web && ocictl attach web"),
+            ("Change it for one run (config.json is not edited).", "ocictl run -b /tmp/demo -e DEBUG=1 -v /srv:/data:ro --memory 64M job -- ls /data"),
         ],
         "exec" => &[
             ("Run a command in a running container.", "ocictl exec web sh -c 'echo $HOME'"),

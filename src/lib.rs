@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod duration;
 pub mod image;
 pub mod input_file;
+pub mod overrides;
 pub mod run;
 pub mod runtime;
 pub mod secure_dir;

@@ -8,6 +8,7 @@ use ocictl::bundle::Bundle;
 use ocictl::runtime::{ContainerId, CreateOpts};
 use ocictl::shim::client::{MonitorOpts, Monitored};
 
+use super::overrides::OverrideArgs;
 use super::{report_action, Context, Outcome};
 use crate::cli::MonitorMode;
 use crate::contract::Created;
@@ -22,6 +23,10 @@ use crate::contract::Created;
 /// supervisor that reaps the container itself (containerd's shim, conmon):
 /// ocictl then runs the runtime exactly as runc is run and leaves nothing
 /// between the caller and the container.
+///
+/// The overrides (-e, -v, --memory, … and CMD after the ID, as for `run`)
+/// apply to a private copy of config.json kept with the container; the
+/// file itself is never edited. --print-config shows that copy.
 #[derive(Debug, Args)]
 pub struct Create {
     #[command(flatten)]
@@ -40,6 +45,9 @@ pub struct Create {
     /// The new container's ID (letters, digits, `_ + - .`).
     #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
+
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
 }
 
 /// The options `create` and `run` share.
@@ -223,11 +231,12 @@ pub fn monitor_pid(id: &ContainerId, started: Monitored) -> Option<i32> {
     started.monitor_pid
 }
 
-fn created(id: &ContainerId, monitor_pid: Option<i32>) -> Created {
+fn created(id: &ContainerId, monitor_pid: Option<i32>, overrides: Vec<String>) -> Created {
     Created {
         id: id.to_string(),
         action: "create".into(),
         monitor_pid,
+        overrides,
     }
 }
 
@@ -235,36 +244,51 @@ impl Create {
     pub fn run(self, ctx: &Context) -> Outcome {
         let fail = || format!("cannot create container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
-        // `-t` on a bundle without a terminal: the shim makes a private
-        // terminal copy of it and holds the pty.
-        let copy = self.tty && !bundle.wants_terminal();
+        // `-t` on a bundle without a terminal, or overrides: the runtime
+        // gets a private copy, kept in the container's state directory.
+        let copy = self.overrides.copy(&bundle, self.tty).with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
-        let Some(mut monitor) = self
+        let monitor = self
             .monitor
             .opts(ctx, &self.bundle, terminal)
-            .with_context(fail)?
-        else {
-            if copy {
-                return Err(crate::report::UsageError(
-                    "create -t needs ocictl's monitor, which holds the terminal and its copy of \
-                     the bundle: use `--monitor always` (or set process.terminal in config.json \
-                     and pass --console-socket)"
-                        .into(),
-                )
-                .into());
-            }
-            ctx.runc
-                .create(&self.id, &self.bundle.create_opts())
-                .with_context(fail)?;
-            return report_action(ctx, &created(&self.id, None));
-        };
-        if copy {
-            monitor.terminal_copy_of = Some(self.bundle.bundle.clone());
+            .with_context(fail)?;
+        if monitor.is_none() && copy.as_ref().is_some_and(|c| c.terminal) {
+            return Err(crate::report::UsageError(
+                "create -t needs ocictl's monitor, which holds the terminal and its copy of \
+                 the bundle: use `--monitor always` (or set process.terminal in config.json \
+                 and pass --console-socket)"
+                    .into(),
+            )
+            .into());
         }
+        if self.overrides.print_config {
+            return OverrideArgs::print_config(&bundle, copy.as_ref());
+        }
+        let applied = copy
+            .as_ref()
+            .map(|c| c.overrides.clone())
+            .unwrap_or_default();
+        let Some(mut monitor) = monitor else {
+            let opts = self.bundle.create_opts();
+            match &copy {
+                None => ctx.runc.create(&self.id, &opts),
+                Some(copy) => ocictl::run::with_kept_copy(&ctx.runc, &self.id, copy, |path| {
+                    let mut opts = opts.clone();
+                    if let Some(path) = path {
+                        opts.bundle = Some(path);
+                    }
+                    ctx.runc.create(&self.id, &opts)
+                }),
+            }
+            .with_context(fail)?;
+            return report_action(ctx, &created(&self.id, None, applied));
+        };
+        monitor.bundle_copy = copy;
         let started = ctx
             .runc
             .create_monitored(&self.id, &self.bundle.create_opts(), &monitor)
             .with_context(fail)?;
-        report_action(ctx, &created(&self.id, monitor_pid(&self.id, started)))
+        let monitor_pid = monitor_pid(&self.id, started);
+        report_action(ctx, &created(&self.id, monitor_pid, applied))
     }
 }

@@ -1,4 +1,5 @@
-//! One file per subcommand: its clap arguments (doc comments are the help)
+//! One file per subcommand (and `overrides`, the flags `run` and `create`
+//! share): its clap arguments (doc comments are the help)
 //! and its `run`, which turns arguments into typed options, calls the
 //! driver, and renders the result. Commands never build argv themselves.
 
@@ -16,6 +17,7 @@ mod generate_assets;
 mod kill;
 mod list;
 mod logs;
+mod overrides;
 mod pause;
 mod ps;
 mod restore;

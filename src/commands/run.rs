@@ -7,6 +7,7 @@ use ocictl::run::RunOutcome;
 use ocictl::runtime::{ContainerId, RunOpts};
 
 use super::create::{BundleArgs, MonitorArgs};
+use super::overrides::OverrideArgs;
 use super::{report_action, Context, Outcome};
 use crate::contract::{Ended, Ran};
 
@@ -29,6 +30,12 @@ use crate::contract::{Ended, Ran};
 /// holds the pty: `ocictl attach ID`, `ocictl logs ID`. A caller that passes
 /// --pid-file (containerd's shim, conmon) reaps the container itself, so
 /// ocictl then leaves the process tree, argv and stdio exactly runc's.
+///
+/// The overrides (-e, --env-file, -v, --tmpfs, -w, -u, --hostname, --memory,
+/// --cpus, --pids-limit, --read-only, --cap-add, --cap-drop, --net, and CMD
+/// after the ID) change this run only, as docker's flags do: the runtime
+/// gets a private copy of config.json with them applied, and the file
+/// itself is never edited. --print-config shows that copy.
 #[derive(Debug, Args)]
 pub struct Run {
     #[command(flatten)]
@@ -57,6 +64,9 @@ pub struct Run {
     /// The new container's ID (letters, digits, `_ + - .`).
     #[arg(value_parser = crate::cli::ContainerIdParser)]
     pub id: ContainerId,
+
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
 }
 
 impl Run {
@@ -64,6 +74,7 @@ impl Run {
         let fail = || format!("cannot run container {}", self.id);
         let bundle = self.bundle.load().with_context(fail)?;
         let terminal = self.tty || bundle.wants_terminal();
+        let copy = self.overrides.copy(&bundle, self.tty).with_context(fail)?;
         let monitor = if self.detach {
             self.monitor
                 .opts(ctx, &self.bundle, terminal)
@@ -76,6 +87,13 @@ impl Run {
         } else {
             None
         };
+        if self.overrides.print_config {
+            return OverrideArgs::print_config(&bundle, copy.as_ref());
+        }
+        let applied = copy
+            .as_ref()
+            .map(|c| c.overrides.clone())
+            .unwrap_or_default();
         let foreground_tty = terminal && !self.detach && self.bundle.console_socket.is_none();
         if foreground_tty {
             // From here on SIGINT/SIGTERM are caught and passed on to the
@@ -90,15 +108,15 @@ impl Run {
         };
         let req = ocictl::run::RunRequest {
             opts,
-            tty: self.tty,
+            copy,
             monitor,
             relay_terminal: foreground_tty,
         };
-        let outcome = ocictl::run::run(&ctx.runc, &self.id, &bundle, req).with_context(fail)?;
+        let outcome = ocictl::run::run(&ctx.runc, &self.id, req).with_context(fail)?;
         let status = match outcome {
             RunOutcome::Monitored(started) => {
                 let monitor_pid = super::create::monitor_pid(&self.id, started);
-                return report_action(ctx, &self.ran(monitor_pid, Ended::default()));
+                return report_action(ctx, &self.ran(applied, monitor_pid, Ended::default()));
             }
             RunOutcome::Ended(status) => status,
         };
@@ -109,21 +127,22 @@ impl Run {
                     self.id
                 );
             }
-            return report_action(ctx, &self.ran(None, Ended::default()));
+            return report_action(ctx, &self.ran(applied, None, Ended::default()));
         }
         tracing::debug!(%status, "container finished");
-        super::report_finished(ctx, &self.ran(None, Ended::of(status)), status)
+        super::report_finished(ctx, &self.ran(applied, None, Ended::of(status)), status)
     }
 }
 
 impl Run {
     /// The JSON result: detached, or how the process ended.
-    fn ran(&self, monitor_pid: Option<i32>, ended: Ended) -> Ran {
+    fn ran(&self, overrides: Vec<String>, monitor_pid: Option<i32>, ended: Ended) -> Ran {
         Ran {
             id: self.id.to_string(),
             action: "run".into(),
             detached: self.detach,
             monitor_pid,
+            overrides,
             ended,
         }
     }

@@ -8,10 +8,11 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::bundle::BundleCopy;
 use crate::runtime::{ContainerId, Error, Result, Runtime};
 use crate::secure_dir::{DirError, SecureDir};
 use crate::shim::layout;
@@ -75,29 +76,25 @@ impl Claim {
         self.dir.path().to_path_buf()
     }
 
-    /// Write the `-t` copy of `bundle` (config 0600) and the record of the
-    /// user's bundle; returns the copy's path.
-    pub fn write_terminal_copy(&mut self, bundle: &Path) -> Result<PathBuf> {
-        let user =
-            crate::bundle::Bundle::load(bundle).map_err(|e| Error::Invalid(e.to_string()))?;
-        let json = user
-            .terminal_config_json()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+    /// Write `copy` of the user's bundle (config 0600) and the record of
+    /// where it came from; returns the copy's path.
+    pub fn write_copy(&mut self, copy: &BundleCopy) -> Result<PathBuf> {
         let write_err = |e| {
             Error::io(
-                format!("cannot write the terminal copy of {}", bundle.display()),
+                format!("cannot write ocictl's copy of {}", copy.bundle.display()),
                 e,
             )
         };
-        let copy = self
+        let dir = self
             .dir
             .create_dir(layout::BUNDLE, layout::DIR_MODE)
             .map_err(|e| write_err(io::Error::other(e.to_string())))?;
-        copy.write_atomic("config.json", &json, layout::FILE_MODE)
+        dir.write_atomic("config.json", &copy.config, layout::FILE_MODE)
             .map_err(write_err)?;
         let origin = Origin {
-            bundle: PathBuf::from(crate::runtime::absolute(bundle)),
-            terminal: true,
+            bundle: copy.bundle.clone(),
+            terminal: copy.terminal,
+            overrides: copy.overrides.clone(),
         };
         let origin = serde_json::to_vec(&origin).map_err(|e| Error::Invalid(e.to_string()))?;
         self.dir

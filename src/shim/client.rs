@@ -24,6 +24,7 @@ use std::process::Command;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::bundle::BundleCopy;
 use crate::runtime::{Args, Argv, ContainerId, CreateOpts, Error, RestoreOpts, Result};
 use crate::runtime::{RunOpts, Runtime, Termination};
 pub use crate::shim::claim::Claim;
@@ -48,9 +49,9 @@ pub struct MonitorOpts {
     pub log_max_size: Option<u64>,
     /// The pty's initial size (rows, columns), e.g. the caller's terminal's.
     pub winsize: Option<(u16, u16)>,
-    /// Run the runtime on a copy of this bundle with `process.terminal`
-    /// set, kept in the state directory (`-t` on a bundle without one).
-    pub terminal_copy_of: Option<PathBuf>,
+    /// Run the runtime on this copy of the user's bundle, kept in the
+    /// state directory (`-t` on a bundle without a terminal, overrides).
+    pub bundle_copy: Option<BundleCopy>,
     /// The ocictl binary to run as the shim (default: this executable).
     pub program: Option<PathBuf>,
 }
@@ -179,8 +180,8 @@ fn start(
         return unclaimed(runtime, id, build);
     };
     let result = (|| {
-        if let Some(bundle) = &monitor.terminal_copy_of {
-            claim.write_terminal_copy(bundle)?;
+        if let Some(copy) = &monitor.bundle_copy {
+            claim.write_copy(copy)?;
         }
         Ok(())
     })();
@@ -454,7 +455,14 @@ pub fn restore_detached(
     let mut monitor = monitor.clone();
     monitor.terminal = bundle_terminal || image_terminal;
     if image_terminal && !bundle_terminal {
-        monitor.terminal_copy_of = Some(bundle);
+        let edits = crate::bundle::ConfigEdits {
+            terminal: true,
+            ..Default::default()
+        };
+        let copy = crate::bundle::Bundle::load(&bundle)
+            .and_then(|b| b.copy_with(&edits))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        monitor.bundle_copy = Some(copy);
     }
     runtime.restore_monitored(id, opts, &monitor)
 }

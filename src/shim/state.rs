@@ -105,8 +105,13 @@ impl Meta {
 pub struct Origin {
     /// The user's bundle directory (absolute).
     pub bundle: PathBuf,
-    /// The copy differs from it by `process.terminal: true`.
+    /// The copy sets `process.terminal: true`.
     pub terminal: bool,
+    /// The run-time overrides the copy applies, in their canonical argv
+    /// form (`["--env", "A=1", "--memory", "64M", "--", "sh"]`): `inspect`
+    /// shows them, `generate systemd` replays them.
+    #[serde(default)]
+    pub overrides: Vec<String>,
 }
 
 /// What is known of a container's end.

@@ -8,4 +8,5 @@ mod common;
 mod argv;
 mod help;
 mod observe_argv;
+mod overrides;
 mod runc_spelling;

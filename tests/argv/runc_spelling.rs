@@ -12,18 +12,12 @@ use common::FakeRuntime;
 fn argv_of(fake: &FakeRuntime, args: &[&str]) -> (Vec<String>, Option<i32>) {
     let _ = std::fs::remove_file(fake.dir.path().join("argv"));
     let out = fake.cmd().args(args).output().unwrap();
-    let raw = std::fs::read(fake.dir.path().join("argv")).unwrap_or_else(|_| {
+    let mut words = fake.last_argv().unwrap_or_else(|| {
         panic!(
             "ocictl {args:?} did not run the runtime: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let mut words: Vec<String> = String::from_utf8(raw)
-        .unwrap()
-        .split('\0')
-        .map(str::to_string)
-        .collect();
-    words.pop();
     // The private log's /proc/PID/fd/N differs from call to call.
     for w in &mut words {
         if w.starts_with("/proc/") {

@@ -506,6 +506,17 @@ impl FakeRuntime {
             .map(|s| s.lines().count())
             .unwrap_or(0)
     }
+    /// The arguments (after argv[0]) of the fake's last run, if it ran.
+    pub fn last_argv(&self) -> Option<Vec<String>> {
+        let raw = std::fs::read(self.dir.path().join("argv")).ok()?;
+        let mut words: Vec<String> = String::from_utf8(raw)
+            .unwrap()
+            .split('\0')
+            .map(str::to_string)
+            .collect();
+        words.pop();
+        Some(words)
+    }
 }
 
 /// Every path under `dir`, recursively (symlinks not followed).

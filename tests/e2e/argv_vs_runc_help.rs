@@ -277,3 +277,54 @@ fn every_flag_ocictl_passes_is_one_runc_accepts() {
         }
     }
 }
+
+/// The override flags of `run` and `create` (ocictl's own, applied to a
+/// private copy of config.json) are none of runc's: neither their long
+/// names nor their short ones appear in `runc run/create --help`.
+#[test]
+fn override_flags_collide_with_no_runc_flag() {
+    let ours = [
+        "--env",
+        "--env-file",
+        "--volume",
+        "--tmpfs",
+        "--workdir",
+        "--user",
+        "--hostname",
+        "--memory",
+        "--cpus",
+        "--pids-limit",
+        "--read-only",
+        "--cap-add",
+        "--cap-drop",
+        "--net",
+        "--print-config",
+    ];
+    for sub in ["run", "create"] {
+        let runc = runc_flags(Some(sub));
+        for flag in ours {
+            assert!(!runc.contains(flag), "runc {sub} has {flag} of its own");
+        }
+        let out = std::process::Command::new("runc")
+            .args([sub, "--help"])
+            .output()
+            .expect("runc is installed (scripts/setup)");
+        let help = String::from_utf8_lossy(&out.stdout);
+        let shorts: BTreeSet<&str> = help
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| w.len() == 2 && w.starts_with('-'))
+            .collect();
+        for short in ["-e", "-v", "-u", "-w"] {
+            assert!(!shorts.contains(short), "runc {sub} has {short} of its own");
+        }
+        // And ocictl's help lists them all.
+        let ocictl_help = ocictl().args([sub, "--help"]).output().unwrap();
+        let ocictl_help = String::from_utf8_lossy(&ocictl_help.stdout);
+        for flag in ours {
+            assert!(
+                ocictl_help.contains(flag),
+                "ocictl {sub} --help lists {flag}"
+            );
+        }
+    }
+}

@@ -131,6 +131,22 @@ fn bash_completes_container_ids_by_state_and_signal_names() {
 }
 
 #[test]
+fn bash_completes_the_override_flags_values() {
+    assert_eq!(
+        bash_complete(&["ocictl", "run", "--cap-add", "net_a"]),
+        vec!["NET_ADMIN".to_string()]
+    );
+    assert_eq!(
+        bash_complete(&["ocictl", "create", "--cap-drop", "CAP_SYS_A"]),
+        vec!["SYS_ADMIN".to_string()]
+    );
+    assert_eq!(
+        bash_complete(&["ocictl", "run", "--net", "h"]),
+        vec!["host".to_string()]
+    );
+}
+
+#[test]
 fn zsh_and_fish_scripts_load() {
     let zsh = Command::new("zsh")
         .args(["-f", "-c"])

@@ -31,6 +31,7 @@ mod load;
 mod monitor;
 mod monitor_rule;
 mod observe_e2e;
+mod overrides;
 mod package;
 mod reports;
 mod runtime_on_path;

@@ -127,6 +127,29 @@ fn run_t_echoes_input_follows_size_and_resize_and_returns_status() {
 }
 
 #[test]
+fn run_t_with_overrides_makes_one_copy_with_both() {
+    let extra = [
+        "-t",
+        "-e",
+        "MARK=tty-ov",
+        "-w",
+        "/tmp",
+        "--hostname",
+        "ttybox",
+    ];
+    let mut r = tty_run(&["sh"], false, &extra, 24, 80);
+    let config_before = std::fs::read(r.bundle.join("config.json")).unwrap();
+    r.s.send(b"echo $MARK:$(pwd):$(hostname):$(tty)\r");
+    r.s.expect("tty-ov:/tmp:ttybox:/dev/pts/");
+    r.s.send(b"exit 4\r");
+    assert_eq!(r.finish(), Some(4), "output: {}", r.s.text());
+    assert_eq!(
+        std::fs::read(r.bundle.join("config.json")).unwrap(),
+        config_before
+    );
+}
+
+#[test]
 fn run_t_exits_zero_and_terminal_bundle_needs_no_flag() {
     let mut r = tty_run(&["sh", "-c", "tty && echo ok-$((1+1))"], true, &[], 24, 80);
     assert_eq!(r.finish(), Some(0), "output: {}", r.s.text());
