@@ -9,3 +9,4 @@ mod argv;
 mod help;
 mod observe_argv;
 mod runc_spelling;
+mod several;
