@@ -36,6 +36,7 @@ mod reports;
 mod runtime_on_path;
 mod runtimes;
 mod security;
+mod stop;
 mod tables;
 mod terminal;
 mod terminal_sessions;
