@@ -78,7 +78,7 @@ pub enum StopError {
         #[source]
         source: runtime::Error,
     },
-    #[error("container {id} did not stop: it was still running {after:?} after SIGKILL")]
+    #[error("container {id} did not stop: it was not seen stopped within {after:?} of SIGKILL")]
     NotStopped {
         id: ContainerId,
         after: Duration,
@@ -133,8 +133,8 @@ pub fn stop(runtime: &Runtime, ids: &[ContainerId], req: &StopRequest) -> Vec<St
     let mut late = Vec::new();
     for ((i, target), exit) in targets.into_iter().zip(ended) {
         match exit {
-            Some(exit) => results[i] = Some(Ok(stopped(target, false, exit))),
-            None => late.push((i, target)),
+            Ok(exit) => results[i] = Some(Ok(stopped(target, false, exit))),
+            Err(_) => late.push((i, target)),
         }
     }
 
@@ -153,11 +153,11 @@ pub fn stop(runtime: &Runtime, ids: &[ContainerId], req: &StopRequest) -> Vec<St
     for ((i, target), exit) in late.into_iter().zip(ended) {
         let escalated = target.signal != Signal::KILL;
         results[i] = Some(match exit {
-            Some(exit) => Ok(stopped(target, escalated, exit)),
-            None => Err(Box::new(StopError::NotStopped {
+            Ok(exit) => Ok(stopped(target, escalated, exit)),
+            Err(state_error) => Err(Box::new(StopError::NotStopped {
                 id: target.id,
                 after: KILL_WAIT,
-                cause: target.problem,
+                cause: target.problem.or(state_error),
             })),
         });
     }
@@ -294,19 +294,24 @@ fn kill(runtime: &Runtime, target: &Target) -> Option<runtime::Error> {
 }
 
 /// Wait until the container has stopped or `deadline` passed (it is
-/// looked at once even then); how it ended, or `None` if it still runs.
-fn wait_stopped(runtime: &Runtime, target: &Target, deadline: Instant) -> Option<ExitInfo> {
+/// looked at once even then): how it ended, or — still running, or its
+/// state unreadable — the last error reading its state.
+fn wait_stopped(
+    runtime: &Runtime,
+    target: &Target,
+    deadline: Instant,
+) -> Result<ExitInfo, Option<runtime::Error>> {
     let mut lost = None;
     if let Some(dir) = &target.monitor {
         match dir.exit_info() {
-            ExitInfo::Known(r) => return Some(ExitInfo::Known(r)),
+            ExitInfo::Known(r) => return Ok(ExitInfo::Known(r)),
             ExitInfo::Pending => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match dir.wait_for(left) {
-                    Some(ExitInfo::Known(r)) => return Some(ExitInfo::Known(r)),
+                    Some(ExitInfo::Known(r)) => return Ok(ExitInfo::Known(r)),
                     // The monitor ended without a record: the runtime says.
                     Some(other) => lost = Some(other),
-                    None if Instant::now() >= deadline => return None,
+                    None if Instant::now() >= deadline => return Err(None),
                     None => {}
                 }
             }
@@ -315,15 +320,17 @@ fn wait_stopped(runtime: &Runtime, target: &Target, deadline: Instant) -> Option
     }
     let exit = lost.unwrap_or(ExitInfo::NoMonitor);
     loop {
+        let mut unreadable = None;
         match runtime.state(&target.id) {
-            Ok(c) if c.status == Status::Stopped => return Some(exit),
+            Ok(c) if c.status == Status::Stopped => return Ok(exit),
             // Deleted by someone else: it has stopped.
-            Err(e) if e.kind() == Some(ErrorKind::NotFound) => return Some(exit),
-            _ => {}
+            Err(e) if e.kind() == Some(ErrorKind::NotFound) => return Ok(exit),
+            Err(e) => unreadable = Some(e),
+            Ok(_) => {}
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return None;
+            return Err(unreadable);
         }
         std::thread::sleep(left.min(POLL_INTERVAL));
     }

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use common::{fixture, FakeRuntime};
 
 /// The fake's behaviour: `ids/ID` holds a container's status; `ID.dies-on`
-/// the signal numbers it ends on (9 always); `ID.fails` an exit code its
+/// the signal numbers it ends on (9 always, unless `ID.immortal`, as a
+/// process stuck in the kernel); `ID.fails` an exit code its
 /// kill and delete fail with. A signal to a paused container takes effect
 /// on resume, as under the cgroup freezer.
 const SCRIPT: &str = r#"
@@ -26,7 +27,8 @@ s=$(cat "$f")
 case $sub in
 state) cat "$FAKE_RUNTIME_DIR/$s.json" ;;
 kill)
-  if [ "$2" = 9 ] || grep -qx "$2" "$f.dies-on" 2>/dev/null; then
+  if [ -f "$f.immortal" ]; then :
+  elif [ "$2" = 9 ] || grep -qx "$2" "$f.dies-on" 2>/dev/null; then
     if [ "$s" = paused ]; then touch "$f.pending"; else echo stopped >"$f"; fi
   fi ;;
 resume) if [ -f "$f.pending" ]; then echo stopped >"$f"; else echo running >"$f"; fi ;;
@@ -165,6 +167,45 @@ fn stop_escalates_to_kill_after_the_grace_period() {
     let lines = json_lines(&out.stdout);
     assert_eq!(lines[0]["escalated"], true);
     assert_eq!(lines[0]["signal"], "SIGTERM");
+}
+
+#[test]
+fn stop_fails_for_a_container_that_survives_kill_and_still_reports_the_others() {
+    let c = Containers::new();
+    c.add("stuck", "running", &[]).add("ok", "running", &[15]);
+    c.fake.set("ids/stuck.immortal", "");
+    let out = c.run(&["--format", "json", "stop", "-t", "0", "stuck", "ok"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Its calls (the two containers' interleave): SIGKILL once, then
+    // state polls until the bounded wait ends.
+    let calls: Vec<String> = c
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains(" stuck"))
+        .collect();
+    assert_eq!(
+        folded(&calls),
+        [
+            "state stuck",
+            "kill stuck 15",
+            "state stuck",
+            "kill stuck 9",
+            "state stuck"
+        ]
+    );
+    let done = json_lines(&out.stdout);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["id"], "ok");
+    let errors = json_lines(&out.stderr);
+    assert_eq!(errors[0]["id"], "stuck");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("container stuck did not stop"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]

@@ -295,3 +295,38 @@ fn kill_several_signals_each_and_a_mistyped_signal_signals_none() {
         env.wait_status(id, "stopped");
     }
 }
+
+#[test]
+fn stop_never_reports_an_earlier_containers_exit() {
+    let env = Env::new();
+    let bundle = env.bundle(ENDS_ON_TERM);
+    let id = env.started(&["sh", "-c", "exit 7"], "stop-stale");
+    env.cmd().args(["wait", &id]).assert().code(7);
+    // Bare runc deletes it (ocictl's record of it stays) and makes a new
+    // container with the same ID, which no monitor watches.
+    let runc = |words: &[&std::ffi::OsStr]| {
+        std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&env.root)
+            .args(words)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(runc(args!["delete", id]).success());
+    assert!(runc(args!["run", "-d", "--bundle", bundle, id]).success());
+    sleeping(&env, &id);
+    let done = stopped(&env, &[&id]);
+    let r = &done[0];
+    assert_eq!(r["already_stopped"], false, "the new one was running: {r}");
+    assert_eq!(r["escalated"], false, "{r}");
+    assert_eq!(
+        r["exit"]["code"],
+        Value::Null,
+        "not the earlier container's 7: {r}"
+    );
+    assert!(r.get("exit_code").is_none(), "{r}");
+    assert_eq!(env.status(&id).as_deref(), Some("stopped"));
+}
