@@ -304,19 +304,10 @@ fn stop_never_reports_an_earlier_containers_exit() {
     env.cmd().args(["wait", &id]).assert().code(7);
     // Bare runc deletes it (ocictl's record of it stays) and makes a new
     // container with the same ID, which no monitor watches.
-    let runc = |words: &[&std::ffi::OsStr]| {
-        std::process::Command::new("runc")
-            .arg("--root")
-            .arg(&env.root)
-            .args(words)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-    };
-    assert!(runc(args!["delete", id]).success());
-    assert!(runc(args!["run", "-d", "--bundle", bundle, id]).success());
+    assert!(env.bare_runc(&["delete", &id]).success());
+    assert!(env
+        .bare_runc(args!["run", "-d", "--bundle", bundle, id])
+        .success());
     sleeping(&env, &id);
     let done = stopped(&env, &[&id]);
     let r = &done[0];
