@@ -15,8 +15,8 @@ pub const TOP_EXAMPLES: &[Example] = &[
     ),
     ("List containers as JSON.", "ocictl list --format json"),
     (
-        "Stop a container and remove it.",
-        "ocictl kill demo KILL && ocictl delete demo",
+        "Stop a container (TERM, then KILL after 10s) and remove it.",
+        "ocictl stop demo && ocictl delete demo",
     ),
 ];
 
