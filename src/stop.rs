@@ -94,7 +94,7 @@ struct Target {
     id: ContainerId,
     /// Its monitor's state, when this instance has one.
     monitor: Option<StateDir>,
-    /// It was paused: resumed after each signal.
+    /// It is paused still (its resume failed): resumed after SIGKILL.
     paused: bool,
     signal: Signal,
     /// The last thing that failed (a resume, SIGKILL), for the report.
@@ -140,9 +140,11 @@ pub fn stop(runtime: &Runtime, ids: &[ContainerId], req: &StopRequest) -> Vec<St
 
     // The grace period is over: SIGKILL (unless that was the signal), and
     // a bounded wait for it to take.
-    let problems = parallel::map(&late, parallel::RUNTIME_CALLS, |(_, t)| kill(runtime, t));
+    let killed = parallel::map(&late, parallel::RUNTIME_CALLS, |(_, t)| kill(runtime, t));
     let kill_end = Instant::now() + KILL_WAIT;
-    for ((_, target), problem) in late.iter_mut().zip(problems) {
+    let mut escalated = Vec::new();
+    for ((_, target), (sent, problem)) in late.iter_mut().zip(killed) {
+        escalated.push(sent);
         if problem.is_some() {
             target.problem = problem;
         }
@@ -150,8 +152,7 @@ pub fn stop(runtime: &Runtime, ids: &[ContainerId], req: &StopRequest) -> Vec<St
     let ended = parallel::map(&late, parallel::RUNTIME_CALLS, |(_, t)| {
         wait_stopped(runtime, t, kill_end)
     });
-    for ((i, target), exit) in late.into_iter().zip(ended) {
-        let escalated = target.signal != Signal::KILL;
+    for (((i, target), exit), escalated) in late.into_iter().zip(ended).zip(escalated) {
         results[i] = Some(match exit {
             Ok(exit) => Ok(stopped(target, escalated, exit)),
             Err(state_error) => Err(Box::new(StopError::NotStopped {
@@ -203,15 +204,23 @@ fn signal_first(runtime: &Runtime, id: &ContainerId, signal: Signal) -> Signalle
         Status::Created => Signal::KILL,
         _ => signal,
     };
-    let mut target = Target {
-        id: id.clone(),
-        monitor,
-        paused: matches!(container.status, Status::Paused | Status::Pausing),
-        signal,
-        problem: None,
-    };
-    match send(runtime, &mut target, signal) {
-        Ok(()) => Signalled::Waiting(target),
+    let paused = matches!(container.status, Status::Paused | Status::Pausing);
+    match send(runtime, id, signal, paused) {
+        // It stopped between the state and the signal.
+        Ok(sent) if !sent.delivered => Signalled::Done(Ok(Stopped {
+            id: id.clone(),
+            already_stopped: true,
+            signal: None,
+            escalated: false,
+            exit: recorded_exit(monitor.as_ref()),
+        })),
+        Ok(sent) => Signalled::Waiting(Target {
+            id: id.clone(),
+            monitor,
+            paused: sent.resume_failed.is_some(),
+            signal,
+            problem: sent.resume_failed,
+        }),
         Err(source) => Signalled::Done(Err(Box::new(StopError::Signal {
             id: id.clone(),
             signal,
@@ -247,49 +256,63 @@ fn recorded_exit(monitor: Option<&StateDir>) -> ExitInfo {
     }
 }
 
+/// What sending a signal did.
+struct Sent {
+    /// The runtime signalled it (false: it had ended meanwhile).
+    delivered: bool,
+    /// It was paused and could not be resumed (so it cannot act yet).
+    resume_failed: Option<runtime::Error>,
+}
+
 /// Send `signal`; a paused container is resumed after it. A container that
-/// ended meanwhile is no failure (the wait will see it).
-fn send(runtime: &Runtime, target: &mut Target, signal: Signal) -> Result<(), runtime::Error> {
-    let opts = KillOpts { signal, all: false };
-    match runtime.kill(&target.id, &opts) {
+/// ended meanwhile is no failure.
+fn send(
+    runtime: &Runtime,
+    id: &ContainerId,
+    signal: Signal,
+    paused: bool,
+) -> Result<Sent, runtime::Error> {
+    let delivered = match runtime.kill(id, &KillOpts { signal, all: false }) {
+        Ok(()) => true,
         Err(e)
-            if !matches!(
+            if matches!(
                 e.kind(),
                 Some(ErrorKind::NotRunning | ErrorKind::HasStopped)
             ) =>
         {
-            return Err(e)
+            false
         }
-        _ => {}
+        Err(e) => return Err(e),
+    };
+    let resume_failed = match paused {
+        true => runtime
+            .resume(id)
+            .err()
+            .filter(|e| e.kind() != Some(ErrorKind::NotPaused)),
+        false => None,
+    };
+    if let Some(e) = &resume_failed {
+        tracing::debug!(%id, error = %e, "resuming after the signal");
     }
-    if target.paused {
-        match runtime.resume(&target.id) {
-            Err(e) if e.kind() != Some(ErrorKind::NotPaused) => {
-                tracing::debug!(id = %target.id, error = %e, "resuming after the signal");
-                target.problem = Some(e);
-            }
-            _ => target.paused = false,
-        }
-    }
-    Ok(())
+    Ok(Sent {
+        delivered,
+        resume_failed,
+    })
 }
 
-/// SIGKILL after the grace period (not again when that was the signal);
-/// what failed, if anything.
-fn kill(runtime: &Runtime, target: &Target) -> Option<runtime::Error> {
+/// SIGKILL after the grace period (not again when that was the signal, but
+/// a resume again if one failed): whether SIGKILL reached it, and what
+/// failed, if anything.
+fn kill(runtime: &Runtime, target: &Target) -> (bool, Option<runtime::Error>) {
     if target.signal == Signal::KILL && !target.paused {
-        return None;
+        return (false, None);
     }
-    let mut again = Target {
-        id: target.id.clone(),
-        monitor: None,
-        paused: target.paused,
-        signal: Signal::KILL,
-        problem: None,
-    };
-    match send(runtime, &mut again, Signal::KILL) {
-        Ok(()) => again.problem,
-        Err(e) => Some(e),
+    match send(runtime, &target.id, Signal::KILL, target.paused) {
+        Ok(sent) => (
+            sent.delivered && target.signal != Signal::KILL,
+            sent.resume_failed,
+        ),
+        Err(e) => (false, Some(e)),
     }
 }
 

@@ -12,7 +12,8 @@ use common::{fixture, FakeRuntime};
 
 /// The fake's behaviour: `ids/ID` holds a container's status; `ID.dies-on`
 /// the signal numbers it ends on (9 always, unless `ID.immortal`, as a
-/// process stuck in the kernel); `ID.fails` an exit code its
+/// process stuck in the kernel); `ID.ended` makes it end just before its
+/// kill, which then fails as runc's does; `ID.fails` an exit code its
 /// kill and delete fail with. A signal to a paused container takes effect
 /// on resume, as under the cgroup freezer.
 const SCRIPT: &str = r#"
@@ -22,6 +23,7 @@ sub=$1; shift
 [ "$1" = --force ] && shift
 f="$FAKE_RUNTIME_DIR/ids/$1"
 if [ ! -f "$f" ]; then echo "container does not exist" >&2; exit 1; fi
+if [ -f "$f.ended" ] && [ "$sub" = kill ]; then echo stopped >"$f"; echo "container not running" >&2; exit 1; fi
 if [ -f "$f.fails" ] && [ "$sub" != state ]; then echo "$sub failed on purpose" >&2; exit "$(cat "$f.fails")"; fi
 s=$(cat "$f")
 case $sub in
@@ -206,6 +208,19 @@ fn stop_fails_for_a_container_that_survives_kill_and_still_reports_the_others() 
         "{}",
         errors[0]
     );
+}
+
+#[test]
+fn stop_of_a_container_that_ended_before_the_signal_reports_it_already_stopped() {
+    let c = Containers::new();
+    c.add("quick", "running", &[]);
+    c.fake.set("ids/quick.ended", "");
+    let out = c.run(&["--format", "json", "stop", "quick"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(c.calls(), ["state quick", "kill quick 15"]);
+    let line = &json_lines(&out.stdout)[0];
+    assert_eq!(line["already_stopped"], true, "{line}");
+    assert!(line.get("signal").is_none(), "no signal reached it: {line}");
 }
 
 #[test]
