@@ -200,6 +200,10 @@ pub struct Restored {
     pub action: String,
     pub image_path: PathBuf,
     pub detached: bool,
+    /// A detached restore's monitor (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32")]
+    pub monitor_pid: Option<i32>,
     /// Entries `--latest` passed over because they are not images.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<ocictl::checkpoint::Skipped>,

@@ -35,6 +35,8 @@ pub struct Restored {
     pub skipped: Vec<Skipped>,
     /// Partial images a crashed checkpoint had left, dealt with first.
     pub recovered: Vec<Recovery>,
+    /// A detached restore's monitor, when it was given one.
+    pub monitored: Option<crate::shim::client::Monitored>,
 }
 
 /// Restore `id`: find the image, check it looks like one, check the
@@ -89,11 +91,12 @@ pub fn restore(
     criu::find(runc.criu.as_deref()).map_err(|e| StoreError::Preflight(Box::new(e)))?;
     if let (true, Some(monitor)) = (opts.detach, &req.monitor) {
         return crate::shim::client::restore_detached(runc, id, &opts, monitor, &image_path)
-            .map(|_| Restored {
+            .map(|monitored| Restored {
                 image_path: std::path::absolute(&image_path).unwrap_or(image_path.clone()),
                 status: Termination::Exited(0),
                 skipped,
                 recovered,
+                monitored: Some(monitored),
             })
             .map_err(|e| failure(e, &opts, &image_path));
     }
@@ -125,6 +128,7 @@ pub fn restore(
             status,
             skipped,
             recovered,
+            monitored: None,
         }),
         Err(source) => Err(failure(source, &opts, &image_path)),
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -14,6 +14,7 @@ use ocictl::image::{self, ImageRef, Progress};
 use super::{Context, Outcome};
 use crate::output::{self, Format};
 use crate::progress::LayerBars;
+use crate::report::CodedError;
 
 /// Make a runnable bundle: a small busybox one, or one from an OCI image.
 ///
@@ -103,21 +104,38 @@ impl Bundle {
         };
         // A signal stops the unpack between entries, so the private build
         // directory is removed rather than left behind.
+        // Which signal it was decides the exit code (128+N, as a shell
+        // reports a command a signal ended).
         let cancel = Arc::new(AtomicBool::new(false));
+        let caught = Arc::new(AtomicUsize::new(0));
         let ids: Vec<_> = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP]
             .into_iter()
-            .filter_map(|sig| signal_hook::flag::register(sig, cancel.clone()).ok())
+            .flat_map(|sig| {
+                [
+                    signal_hook::flag::register_usize(sig, caught.clone(), sig as usize),
+                    signal_hook::flag::register(sig, cancel.clone()),
+                ]
+            })
+            .filter_map(Result::ok)
             .collect();
         let result = image::unpack(&req, progress, &cancel);
         for id in ids {
             signal_hook::low_level::unregister(id);
         }
-        let report = result.with_context(|| {
-            format!(
-                "cannot make a bundle in {} from {reference}",
-                self.dir.display()
-            )
-        })?;
+        let context = format!(
+            "cannot make a bundle in {} from {reference}",
+            self.dir.display()
+        );
+        let report = match result {
+            Err(e @ image::ImageError::Interrupted(_)) => {
+                let code = 128 + caught.load(Ordering::Relaxed) as i32;
+                return Err(anyhow::Error::new(e).context(CodedError {
+                    code,
+                    message: context,
+                }));
+            }
+            r => r.context(context)?,
+        };
         if ctx.format == Format::Json {
             output::print_json(&crate::contract::Bundled::Image(report))?;
         }

@@ -115,7 +115,6 @@ impl Restore {
             image_root: self.image_root.clone(),
             from: self.from.clone(),
             on_recovery: Some(print_recovery),
-            // A detached restore gets a shim, like `run -d`.
             // A detached restore gets a shim like `run -d`, by the same rule.
             monitor: (self.detach
                 && match ctx.monitor {
@@ -143,11 +142,16 @@ impl Restore {
                 restored.image_path.display()
             ))?;
         }
+        let monitor_pid = restored
+            .monitored
+            .clone()
+            .and_then(|started| super::create::monitor_pid(&self.id, started));
         let result = |ended| Restored {
             id: self.id.to_string(),
             action: "restore".into(),
             image_path: restored.image_path.clone(),
             detached: self.detach,
+            monitor_pid,
             skipped: restored.skipped.clone(),
             ended,
         };

@@ -56,7 +56,7 @@ pub struct MonitorOpts {
 }
 
 /// A container started under a shim.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Monitored {
     /// `None` when the runtime wrote no pid file and nothing is monitored
     /// (see `warning`).

@@ -91,12 +91,27 @@ fn leave_running_keeps_it_running_and_the_image_restores_under_a_new_id() {
         .success();
     let before = counts(&bundle);
     let new_id = unique_id("lr-new");
-    assert_eq!(
-        ocictl_null(
-            &env,
-            args!["restore", "-d", "-b", bundle, "--image-path", img, new_id]
-        ),
-        Some(0)
+    // Detached with JSON: the result names the monitor, like `run -d`'s.
+    let out = env
+        .std_cmd()
+        .args(["--format", "json", "restore", "-d", "-b"])
+        .arg(&bundle)
+        .arg("--image-path")
+        .arg(&img)
+        .arg(&new_id)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["action"], "restore");
+    assert_eq!(result["detached"], true);
+    let monitor = result["monitor_pid"].as_i64().expect("a monitor pid");
+    let cmdline = std::fs::read(format!("/proc/{monitor}/cmdline")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("shim"),
+        "monitor_pid {monitor} is the container's monitor"
     );
     assert_eq!(env.status(&new_id).as_deref(), Some("running"));
     let after = wait_counts(&bundle, before.len());

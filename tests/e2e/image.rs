@@ -436,3 +436,47 @@ fn the_unpacked_bundle_runs_on_runc_as_the_image_says() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "replaced\nkept.txt\n");
     assert!(env.runc_ids().is_empty());
 }
+
+#[test]
+fn an_interrupted_unpack_exits_128_plus_the_signal_and_leaves_nothing() {
+    let t = tmp();
+    let img = t.path().join("img");
+    // Enough files that the unpack is still going when the signal comes.
+    let entries: Vec<Entry> = (0..30_000)
+        .map(|i| file(&format!("many/f{i}"), b"x", 0o644))
+        .collect();
+    let layer = layer(&entries);
+    let config = config(json!({"Cmd": ["/bin/true"]}), std::slice::from_ref(&layer));
+    oci_layout(&img, "1.0", &[(Compress::None, layer)], &config);
+    let bundle = t.path().join("bundle");
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let child = std::process::Command::new(common::ocictl_path())
+            .args(["bundle", "--image"])
+            .arg(format!("oci:{}:1.0", img.display()))
+            .arg(&bundle)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The private build directory beside the bundle means the handlers
+        // are in place and the unpack has begun.
+        let staging = || {
+            std::fs::read_dir(t.path()).unwrap().flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".bundle.ocictl-")
+            })
+        };
+        common::wait_until(
+            "the unpack to begin",
+            std::time::Duration::from_secs(30),
+            staging,
+        );
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert_only(t.path(), &["img"]);
+    }
+}
