@@ -247,7 +247,7 @@ pub fn exit_status(command: &str) -> Vec<Status> {
             rows.extend(runtime);
             rows.push(TIMEOUT);
             if command == "stop" {
-                rows[1] = ("1", "A container still ran 10s after SIGKILL, or ocictl failed, or the runtime failed with status 1.");
+                rows[1] = ("1", "A container was not seen stopped within 10s of SIGKILL, or ocictl failed, or the runtime failed with status 1.");
             }
             rows.push(("first failure's", "With several IDs, every container is attempted; the exit status is that of the first one that failed, in the order given."));
         }
