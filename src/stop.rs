@@ -318,7 +318,9 @@ fn kill(runtime: &Runtime, target: &Target) -> (bool, Option<runtime::Error>) {
 
 /// Wait until the container has stopped or `deadline` passed (it is
 /// looked at once even then): how it ended, or — still running, or its
-/// state unreadable — the last error reading its state.
+/// state unreadable — the last error reading its state. The runtime has
+/// the last word: a monitor that has not let go by the deadline does not
+/// make a stopped container a running one.
 fn wait_stopped(
     runtime: &Runtime,
     target: &Target,
@@ -334,20 +336,23 @@ fn wait_stopped(
                     Some(ExitInfo::Known(r)) => return Ok(ExitInfo::Known(r)),
                     // The monitor ended without a record: the runtime says.
                     Some(other) => lost = Some(other),
-                    None if Instant::now() >= deadline => return Err(None),
+                    // Timed out (or the lock failed): the runtime says.
                     None => {}
                 }
             }
             other => lost = Some(other),
         }
     }
-    let exit = lost.unwrap_or(ExitInfo::NoMonitor);
+    let exit = || {
+        lost.clone()
+            .unwrap_or_else(|| recorded_exit(target.monitor.as_ref()))
+    };
     loop {
         let mut unreadable = None;
         match runtime.state(&target.id) {
-            Ok(c) if c.status == Status::Stopped => return Ok(exit),
+            Ok(c) if c.status == Status::Stopped => return Ok(exit()),
             // Deleted by someone else: it has stopped.
-            Err(e) if e.kind() == Some(ErrorKind::NotFound) => return Ok(exit),
+            Err(e) if e.kind() == Some(ErrorKind::NotFound) => return Ok(exit()),
             Err(e) => unreadable = Some(e),
             Ok(_) => {}
         }
