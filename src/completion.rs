@@ -155,16 +155,36 @@ pub fn containers_in(states: &'static [Status]) -> ArgValueCompleter {
     ArgValueCompleter::new(move |current: &OsStr| candidates(current, states))
 }
 
-/// Signal names, for `kill ID <TAB>`.
+/// Signal names, for `stop -s <TAB>` and `kill -s <TAB>`.
 pub fn signals() -> ArgValueCompleter {
+    ArgValueCompleter::new(signal_candidates)
+}
+
+fn signal_candidates(current: &OsStr) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy().to_ascii_uppercase();
+    ocictl::signal::Signal::names()
+        .filter(|n| {
+            n.starts_with(current.as_str()) || format!("SIG{n}").starts_with(current.as_str())
+        })
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// `kill`'s positionals: live containers; after the first, signal names
+/// too (the last positional is the signal unless `-s` gave it).
+pub fn containers_then_signals() -> ArgValueCompleter {
     ArgValueCompleter::new(|current: &OsStr| {
-        let current = current.to_string_lossy().to_ascii_uppercase();
-        ocictl::signal::Signal::names()
-            .filter(|n| {
-                n.starts_with(current.as_str()) || format!("SIG{n}").starts_with(current.as_str())
-            })
-            .map(CompletionCandidate::new)
-            .collect()
+        let mut found = candidates(current, LIVE);
+        let words = words_being_completed();
+        let after: Vec<&String> = words.iter().skip_while(|w| *w != "kill").skip(1).collect();
+        let positionals = after.iter().filter(|w| !w.starts_with('-')).count();
+        let signal_flag = after
+            .iter()
+            .any(|w| *w == "-s" || w.starts_with("--signal"));
+        if positionals >= 2 && !signal_flag {
+            found.extend(signal_candidates(current));
+        }
+        found
     })
 }
 

@@ -129,6 +129,49 @@ pub struct Killed {
     pub signal: String,
 }
 
+/// `stop`: one per container (JSON lines). `signal` is the signal sent
+/// first (absent when the container had stopped already); `escalated`
+/// says SIGKILL followed after the grace period. `exit` is how its init
+/// ended, known only from this instance's monitor: otherwise its code,
+/// signal and at are null and `unknown` says why; `exit_code` (128+N for
+/// signal N) only when it is known.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StopResult {
+    pub id: String,
+    pub action: String,
+    pub already_stopped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub signal: Option<String>,
+    pub escalated: bool,
+    pub exit: Exit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32")]
+    pub exit_code: Option<i32>,
+}
+
+impl StopResult {
+    pub fn of(stopped: &ocictl::stop::Stopped) -> StopResult {
+        let exit_code = match &stopped.exit {
+            ExitInfo::Known(r) => Some(r.termination().shell_code()),
+            _ => None,
+        };
+        StopResult {
+            id: stopped.id.to_string(),
+            action: "stop".into(),
+            already_stopped: stopped.already_stopped,
+            signal: stopped.signal.map(signal_name),
+            escalated: stopped.escalated,
+            exit: Exit::of(&stopped.exit).unwrap_or_else(|| Exit::unknown(NO_MONITOR)),
+            exit_code,
+        }
+    }
+}
+
+/// Why a container without ocictl's monitor has no known exit status.
+pub const NO_MONITOR: &str =
+    "it has no monitor (started with --no-monitor, with --pid-file, or by the runtime itself)";
+
 /// `update`: the OCI `LinuxResources` document handed to the runtime.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Updated {
@@ -194,6 +237,16 @@ pub struct Exit {
 }
 
 impl Exit {
+    /// An exit status that is not known, and why.
+    pub fn unknown(reason: &str) -> Exit {
+        Exit {
+            code: None,
+            signal: None,
+            at: None,
+            unknown: Some(reason.to_string()),
+        }
+    }
+
     /// The `"exit"` field, when there is one to give (runc's shape otherwise).
     pub fn of(info: &ExitInfo) -> Option<Exit> {
         match info {
@@ -304,9 +357,14 @@ pub enum Bundled {
 pub type Features = serde_json::Map<String, serde_json::Value>;
 
 /// Any failure, on stderr: the message, its causes, a next step when one is
-/// known (absent otherwise) and the exit code.
+/// known (absent otherwise) and the exit code. A command given several
+/// containers (`stop`, `delete`, `kill`) prints one per container that
+/// failed, with its `id` (absent otherwise).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Failure {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub id: Option<String>,
     pub error: String,
     pub causes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,6 +403,7 @@ published! {
     "pause" action "pause" => Acted,
     "resume" action "resume" => Acted,
     "delete" action "delete" => Acted,
+    "stop" action "stop" => StopResult,
     "state" => State<'static>,
     "list" => Listed<'static>,
     "ps" => Pids,

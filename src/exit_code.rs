@@ -32,3 +32,21 @@ pub fn of_runtime_error(e: &ocictl::runtime::Error) -> i32 {
         _ => FAILURE,
     }
 }
+
+/// The exit code of a command given several containers (`stop a b c`,
+/// `delete -f a b c`, `kill a b c TERM`), each attempted: 0 when all
+/// succeeded, else the first failure's code in the order given, so a
+/// script sees what that container alone would have given.
+pub fn of_several(codes: impl IntoIterator<Item = i32>) -> i32 {
+    codes.into_iter().find(|&c| c != 0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn several_give_the_first_failure() {
+        assert_eq!(super::of_several([0, 0]), 0);
+        assert_eq!(super::of_several([0, 1, 127]), 1);
+        assert_eq!(super::of_several([124, 1]), 124);
+    }
+}

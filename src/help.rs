@@ -15,8 +15,8 @@ pub const TOP_EXAMPLES: &[Example] = &[
     ),
     ("List containers as JSON.", "ocictl list --format json"),
     (
-        "Stop a container and remove it.",
-        "ocictl kill demo KILL && ocictl delete demo",
+        "Stop a container (TERM, then KILL after 10s) and remove it.",
+        "ocictl stop demo && ocictl delete demo",
     ),
 ];
 
@@ -49,6 +49,7 @@ pub fn examples(command: &str) -> &'static [Example] {
             ("Ask a container to stop (SIGTERM).", "ocictl kill web"),
             ("Send SIGKILL to every process of a container.", "ocictl kill --all web KILL"),
             ("A real-time signal.", "ocictl kill web RTMIN+3"),
+            ("Several containers: the signal last, or with -s.", "ocictl kill web db cache HUP; ocictl kill -s HUP web db"),
         ],
         "pause" => &[
             ("Freeze a container.", "ocictl pause web"),
@@ -61,6 +62,12 @@ pub fn examples(command: &str) -> &'static [Example] {
         "delete" => &[
             ("Delete a stopped container.", "ocictl delete web"),
             ("Delete a container even if it still runs.", "ocictl delete --force web"),
+            ("Several at once; the others are deleted even if one fails.", "ocictl delete -f web db cache"),
+        ],
+        "stop" => &[
+            ("Stop a container: SIGTERM, and SIGKILL if it still runs 10s later.", "ocictl stop web"),
+            ("Several at once, with 30 seconds' grace (they are waited for together).", "ocictl stop --time 30s web db cache"),
+            ("Another signal, and how each ended, for a script.", "ocictl --format json stop -s INT web | jq .exit_code"),
         ],
         "state" => &[
             ("A container's state, as runc prints it.", "ocictl state web"),
@@ -158,6 +165,7 @@ fn examples_text(examples: &[Example]) -> String {
 fn notes(command: &str) -> Option<&'static str> {
     match command {
         "kill" => Some("SIGNAL may be a name (TERM, SIGKILL, kill, RTMIN+3) or a number (9)."),
+        "stop" => Some("A created container (its process never started) gets SIGKILL at once; a paused one is resumed after the signal. --time 0 sends SIGKILL right after the signal."),
         _ => None,
     }
 }
@@ -237,6 +245,14 @@ pub fn exit_status(command: &str) -> Vec<Status> {
             ));
         }
         "create" | "events" | "stats" | "update" => rows.extend(runtime),
+        "stop" | "kill" | "delete" => {
+            rows.extend(runtime);
+            rows.push(TIMEOUT);
+            if command == "stop" {
+                rows[1] = ("1", "A container was not seen stopped within 10s of SIGKILL, or ocictl failed, or the runtime failed with status 1.");
+            }
+            rows.push(("first failure's", "With several IDs, every container is attempted; the exit status is that of the first one that failed, in the order given."));
+        }
         "bundle" | "completion" | "logs" | "spec" => {}
         "ocictl" => {
             rows.extend(runtime);

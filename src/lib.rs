@@ -7,6 +7,8 @@
 //! - [`shim`]: the per-container process `create`/`run -d` leave behind, and
 //!   its state directory;
 //! - [`run`]: the run use-case (which launch path, the terminal copy);
+//!   [`stop`]: the stop use-case (signal, grace period, SIGKILL; [`parallel`]
+//!   bounds the runtime calls of such many-container commands);
 //!   [`checkpoint`]: the image store for cron and the checkpoint and
 //!   restore use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
 //! - [`secure_dir`], [`staged_dir`], [`input_file`]: how ocictl touches the
@@ -21,6 +23,7 @@ pub mod duration;
 pub mod image;
 pub mod input_file;
 pub mod overrides;
+pub mod parallel;
 pub mod run;
 pub mod runtime;
 pub mod secure_dir;
@@ -28,4 +31,5 @@ pub mod shim;
 pub mod signal;
 pub mod size;
 pub mod staged_dir;
+pub mod stop;
 pub mod tty;

@@ -153,12 +153,30 @@ fn causes(err: &anyhow::Error) -> Vec<String> {
 
 /// Print the error to stderr in the chosen format.
 pub fn print_error(err: &anyhow::Error, format: Format, code: i32, about: &About) {
+    print_failure(err, format, code, about, None);
+}
+
+/// Print the failure of one of several containers a command was given
+/// (`stop a b c`): as [`print_error`], its JSON object naming the container
+/// in `"id"`.
+pub fn print_error_of(err: &anyhow::Error, format: Format, code: i32, about: &About) {
+    print_failure(err, format, code, about, about.container.clone());
+}
+
+fn print_failure(
+    err: &anyhow::Error,
+    format: Format,
+    code: i32,
+    about: &About,
+    id: Option<String>,
+) {
     let mut stderr = std::io::stderr().lock();
     let causes = causes(err);
     let hint = hint(err, about);
     let _ = match format {
         Format::Json => {
             let failure = crate::contract::Failure {
+                id,
                 error: err.to_string(),
                 causes,
                 hint: hint.clone(),
@@ -219,6 +237,7 @@ pub fn exit_on_usage_error(err: clap::Error) -> ! {
         .find_map(|l| l.strip_prefix("tip: "))
         .map(str::to_string);
     let failure = crate::contract::Failure {
+        id: None,
         error,
         causes: Vec::new(),
         hint,

@@ -28,6 +28,7 @@ mod spec;
 mod start;
 mod state;
 mod stats;
+mod stop;
 mod top;
 mod update;
 mod version;
@@ -62,6 +63,7 @@ pub enum Command {
     Pause(pause::Pause),
     Resume(resume::Resume),
     Delete(delete::Delete),
+    Stop(stop::Stop),
     State(state::State),
     List(list::List),
     Ps(ps::Ps),
@@ -115,6 +117,7 @@ subcommands! {
     "pause" => pause::Pause,
     "resume" => resume::Resume,
     "delete" => delete::Delete,
+    "stop" => stop::Stop,
     "state" => state::State,
     "list" alias "ls" => list::List,
     "ps" => ps::Ps,
@@ -155,10 +158,11 @@ impl Command {
             Command::Start(c) => &c.id,
             Command::Run(c) => &c.id,
             Command::Exec(c) => &c.id,
-            Command::Kill(c) => &c.id,
+            Command::Kill(c) => return c.first_target(),
             Command::Pause(c) => &c.id,
             Command::Resume(c) => &c.id,
-            Command::Delete(c) => &c.id,
+            Command::Delete(c) => return c.ids.first().map(ToString::to_string),
+            Command::Stop(c) => return c.ids.first().map(ToString::to_string),
             Command::State(c) => &c.id,
             Command::Ps(c) => &c.id,
             Command::Top(c) => &c.id,
@@ -181,6 +185,7 @@ impl Command {
             Command::Start(c) => c.run(ctx),
             Command::Run(c) => c.run(ctx),
             Command::Delete(c) => c.run(ctx),
+            Command::Stop(c) => c.run(ctx),
             Command::Kill(c) => c.run(ctx),
             Command::Pause(c) => c.run(ctx),
             Command::Resume(c) => c.run(ctx),
@@ -216,6 +221,54 @@ pub fn report_action<T: serde::Serialize>(ctx: &Context, result: &T) -> Outcome 
         output::print_json(result)?;
     }
     Ok(0)
+}
+
+/// A command given several containers (`stop`, `delete`, `kill`): `act` on
+/// each item, in order, every one attempted. With one the outcome is the
+/// command's usual one (its error is main's to print, exactly as before);
+/// with several, each failure is printed as it happens, naming its
+/// container (`"id"` in JSON), and the exit code is the first failure's
+/// ([`crate::exit_code::of_several`]).
+pub fn each_container<T>(
+    ctx: &Context,
+    command: &str,
+    items: Vec<(ContainerId, T)>,
+    mut act: impl FnMut(&ContainerId, T) -> Outcome,
+) -> Outcome {
+    let several = items.len() > 1;
+    let mut codes = Vec::new();
+    for (id, item) in items {
+        match act(&id, item) {
+            Ok(code) => codes.push(code),
+            Err(e) if !several || crate::report::is_broken_pipe(&e) => return Err(e),
+            Err(e) => {
+                let code = crate::report::exit_code_of(&e);
+                let about = crate::report::About {
+                    command: command.to_string(),
+                    container: Some(id.to_string()),
+                };
+                crate::report::print_error_of(&e, ctx.format, code, &about);
+                codes.push(code);
+            }
+        }
+    }
+    Ok(crate::exit_code::of_several(codes))
+}
+
+/// The result of an action on one of `several` containers: as
+/// [`report_action`], and for people, when there are several, the ID of
+/// each container done (as docker prints them), since silence would not
+/// say which.
+pub fn report_action_of<T: serde::Serialize>(
+    ctx: &Context,
+    several: bool,
+    id: &ContainerId,
+    result: &T,
+) -> Outcome {
+    if several && ctx.format == Format::Table {
+        output::print_text(&format!("{id}\n"))?;
+    }
+    report_action(ctx, result)
 }
 
 /// A command that only acts on one container (`start`, `pause`, `resume`):

@@ -13,7 +13,7 @@ use crate::output::{self, human_bytes, Format, Table};
 
 /// How many runtime calls run at once: enough to hide each call's start-up
 /// on a small machine without starving it.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = ocictl::parallel::RUNTIME_CALLS;
 
 /// Show containers' resource usage: CPU, memory, pids, block and network I/O.
 ///

@@ -500,28 +500,9 @@ impl Runtime {
     /// with the instant it arrived, for rates between two samples. Results
     /// are in the order of `ids`.
     pub fn stats_many(&self, ids: &[ContainerId], parallel: usize) -> Vec<Result<Sampled>> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Mutex;
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<Sampled>>>> =
-            Mutex::new(ids.iter().map(|_| None).collect());
-        let workers = parallel.clamp(1, ids.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(id) = ids.get(i) else { break };
-                    let result = self.stats(id).map(|s| (s, std::time::Instant::now()));
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
-                });
-            }
-        });
-        results
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .into_iter()
-            .map(|r| r.expect("every container was sampled"))
-            .collect()
+        crate::parallel::map(ids, parallel, |id| {
+            self.stats(id).map(|s| (s, std::time::Instant::now()))
+        })
     }
 }
 

@@ -10,3 +10,4 @@ mod help;
 mod observe_argv;
 mod overrides;
 mod runc_spelling;
+mod several;

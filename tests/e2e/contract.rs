@@ -369,3 +369,35 @@ fn a_console_receiving_a_real_pty_matches_its_schema() {
         .assert()
         .success();
 }
+
+/// `stop`'s JSON lines, and the error objects of a command given several
+/// containers (each with its `"id"`), match their schemas.
+#[test]
+fn stop_results_and_the_errors_of_several_ids_match_their_schemas() {
+    let env = Env::new();
+    let monitored = env.started(&["sleep", "1000"], "contract-stop");
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let bare = unique_id("contract-stop");
+    let ran = env.run_detached(args!["run", "-d", "--no-monitor", "-b", bundle, bare]);
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let (code, stdout, stderr) = run(&env, &["stop", "-t", "0", &monitored, "nosuch", &bare]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in &lines {
+        let value: Value = serde_json::from_str(line).unwrap();
+        assert_valid("stop", &value);
+        assert_eq!(
+            keys_in_order(line)[..2],
+            ["id".to_string(), "action".to_string()]
+        );
+    }
+    let error: Value = serde_json::from_str(stderr.trim()).unwrap();
+    assert_valid("error", &error);
+    assert_eq!(error["id"], "nosuch");
+    let (_, _, stderr) = run(&env, &["delete", "nosuch", "nosuch2"]);
+    for line in stderr.lines() {
+        assert_valid("error", &serde_json::from_str(line).unwrap());
+    }
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}

@@ -37,6 +37,7 @@ mod reports;
 mod runtime_on_path;
 mod runtimes;
 mod security;
+mod stop;
 mod tables;
 mod terminal;
 mod terminal_sessions;
