@@ -98,6 +98,7 @@ impl Claim {
         let origin = Origin {
             bundle: PathBuf::from(crate::runtime::absolute(bundle)),
             terminal: true,
+            overrides: Vec::new(),
         };
         let origin = serde_json::to_vec(&origin).map_err(|e| Error::Invalid(e.to_string()))?;
         self.dir

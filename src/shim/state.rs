@@ -107,6 +107,10 @@ pub struct Origin {
     pub bundle: PathBuf,
     /// The copy differs from it by `process.terminal: true`.
     pub terminal: bool,
+    /// The override flags `run`/`create` applied to the copy, in canonical
+    /// argv form (`["--env","A=1","--memory","64M","--","sh","-c","x"]`).
+    #[serde(default)]
+    pub overrides: Vec<String>,
 }
 
 /// What is known of a container's end.
