@@ -160,7 +160,7 @@ pub fn generate(
             recorded.bundle.display()
         )));
     }
-    Ok(render(&global_flags(runtime), id, &recorded, req))
+    render(&global_flags(runtime), id, &recorded, req)
 }
 
 /// The global flags of `runtime` a unit must repeat so that its commands
@@ -229,11 +229,12 @@ pub fn render(
     id: &ContainerId,
     recorded: &Recorded,
     req: &UnitRequest,
-) -> Unit {
+) -> Result<Unit, UnitError> {
     let name = unit_name(id);
+    let program = program_word(&req.ocictl).map_err(UnitError::Invalid)?;
     let command = |prefix: &str, words: &[&OsStr]| -> String {
         let mut line = String::from(prefix);
-        line.push_str(&exec_word(req.ocictl.as_os_str()));
+        line.push_str(&program);
         for w in globals.iter().map(OsString::as_os_str).chain(words.iter().copied()) {
             line.push(' ');
             line.push_str(&exec_word(w));
@@ -318,7 +319,29 @@ pub fn render(
     text.push_str("SuccessExitStatus=143\n");
     text.push_str("StandardInput=null\n");
     text.push_str("\n[Install]\nWantedBy=multi-user.target\n");
-    Unit { name, text }
+    Ok(Unit { name, text })
+}
+
+/// The program of a command line: systemd takes `%%` there but no `$`
+/// expansion, and refuses quotes, backslashes and control characters in an
+/// executable's name however they are escaped; spaces need quotes.
+pub fn program_word(path: &Path) -> Result<String, String> {
+    let refused = |c: char| c.is_control() || matches!(c, '"' | '\'' | '\\');
+    let text = path.to_str().filter(|t| !t.contains(refused));
+    let Some(text) = text.filter(|t| path.is_absolute() && !t.is_empty()) else {
+        return Err(format!(
+            "{} cannot be named in a systemd unit (systemd wants an absolute path \
+             without quotes, backslashes or control characters): install ocictl \
+             elsewhere (e.g. /usr/local/bin) and run that one",
+            path.display()
+        ));
+    };
+    let text = text.replace('%', "%%");
+    Ok(if text.contains(char::is_whitespace) {
+        format!("\"{text}\"")
+    } else {
+        text
+    })
 }
 
 /// One word of a systemd command line (`ExecStart=` and friends), so that
@@ -402,6 +425,17 @@ mod tests {
     }
 
     #[test]
+    fn the_program_takes_percent_and_spaces_but_never_quotes() {
+        let program = |p: &str| program_word(Path::new(p));
+        assert_eq!(program("/usr/bin/ocictl").unwrap(), "/usr/bin/ocictl");
+        assert_eq!(program("/opt/my $x 1%/ocictl").unwrap(), "\"/opt/my $x 1%%/ocictl\"");
+        for bad in ["/opt/it's/ocictl", "/opt/a\\b/ocictl", "/opt/q\"/ocictl", "ocictl", "/a\nb"] {
+            let err = program(bad).unwrap_err();
+            assert!(err.contains("cannot be named in a systemd unit"), "{err}");
+        }
+    }
+
+    #[test]
     fn unit_names_are_escaped_like_systemd_escape() {
         let id = |s: &str| s.parse::<ContainerId>().unwrap();
         assert_eq!(unit_name(&id("web")), "ocictl-web.service");
@@ -434,7 +468,7 @@ mod tests {
         };
         let globals = ["--root", "/run/x"].map(OsString::from);
         let id = "web".parse().unwrap();
-        let unit = render(&globals, &id, &recorded, &request(Start::Run));
+        let unit = render(&globals, &id, &recorded, &request(Start::Run)).unwrap();
         let text = &unit.text;
         assert_eq!(
             line(text, "ExecStart="),
@@ -467,7 +501,7 @@ mod tests {
         let mut req = request(Start::Restore { image_root: root });
         req.restart = RestartPolicy::Always;
         req.stop_time = 5;
-        let unit = render(&[], &id, &recorded, &req);
+        let unit = render(&[], &id, &recorded, &req).unwrap();
         assert_eq!(
             line(&unit.text, "ExecStart="),
             "/usr/bin/ocictl restore --image-root /var/lib/ocictl/100%% --latest --bundle /srv/web web"

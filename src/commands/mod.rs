@@ -12,7 +12,9 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod generate;
 mod generate_assets;
+mod inspect;
 mod kill;
 mod list;
 mod logs;
@@ -61,6 +63,7 @@ pub enum Command {
     Resume(resume::Resume),
     Delete(delete::Delete),
     State(state::State),
+    Inspect(inspect::Inspect),
     List(list::List),
     Ps(ps::Ps),
     Top(top::Top),
@@ -70,6 +73,7 @@ pub enum Command {
     Attach(attach::Attach),
     Logs(logs::Logs),
     Wait(wait::Wait),
+    Generate(generate::Generate),
     Console(console::Console),
     Checkpoint(checkpoint::Checkpoint),
     Restore(restore::Restore),
@@ -114,6 +118,7 @@ subcommands! {
     "resume" => resume::Resume,
     "delete" => delete::Delete,
     "state" => state::State,
+    "inspect" => inspect::Inspect,
     "list" alias "ls" => list::List,
     "ps" => ps::Ps,
     "top" => top::Top,
@@ -123,6 +128,7 @@ subcommands! {
     "attach" => attach::Attach,
     "logs" => logs::Logs,
     "wait" => wait::Wait,
+    "generate" => generate::Generate,
     "console" => console::Console,
     "checkpoint" => checkpoint::Checkpoint,
     "restore" => restore::Restore,
@@ -167,7 +173,9 @@ impl Command {
             Command::Wait(c) => &c.id,
             Command::Checkpoint(c) => &c.id,
             Command::Restore(c) => &c.id,
+            Command::Generate(c) => c.id(),
             Command::Stats(c) => return c.ids.first().map(ToString::to_string),
+            Command::Inspect(c) => return c.ids.first().map(ToString::to_string),
             _ => return None,
         };
         Some(id.to_string())
@@ -202,6 +210,8 @@ impl Command {
             Command::Attach(c) => c.run(ctx),
             Command::Logs(c) => c.run(ctx),
             Command::Wait(c) => c.run(ctx),
+            Command::Inspect(c) => c.run(ctx),
+            Command::Generate(c) => c.run(ctx),
             Command::Shim(c) => c.run(ctx),
         }
     }
