@@ -474,14 +474,20 @@ mod tests {
         );
         assert_eq!(
             doc.overrides,
-            ["--env", "A=<hidden>", "--memory", "64M", "--", "sh", "-c", "x=1"]
+            [
+                "--env",
+                "A=<hidden>",
+                "--memory",
+                "64M",
+                "--",
+                "sh",
+                "-c",
+                "x=1"
+            ]
         );
         assert!(doc.unavailable.is_empty());
         let shown = assemble(sources, InspectOpts { show_env: true });
-        assert_eq!(
-            shown.process.unwrap().env,
-            ["PATH=/bin", "SECRET=hunter2"]
-        );
+        assert_eq!(shown.process.unwrap().env, ["PATH=/bin", "SECRET=hunter2"]);
         assert_eq!(shown.overrides[1], "A=1");
         let json = serde_json::to_string(&doc).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
@@ -542,7 +548,16 @@ mod tests {
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             shown_overrides(
-                &words(&["-e", "K=v", "--env=L=w", "-v", "/a:/b", "--", "--env", "X=1"]),
+                &words(&[
+                    "-e",
+                    "K=v",
+                    "--env=L=w",
+                    "-v",
+                    "/a:/b",
+                    "--",
+                    "--env",
+                    "X=1"
+                ]),
                 false
             ),
             [
@@ -557,6 +572,9 @@ mod tests {
             ]
         );
         // A name alone (taken from ocictl's environment) has no value to hide.
-        assert_eq!(shown_overrides(&words(&["--env", "K"]), false), ["--env", "K"]);
+        assert_eq!(
+            shown_overrides(&words(&["--env", "K"]), false),
+            ["--env", "K"]
+        );
     }
 }

@@ -198,7 +198,11 @@ impl Table {
 /// A titled section of aligned `key  value` lines (`inspect`'s human view):
 /// keys padded to the widest, values as they are.
 pub fn key_values(title: &str, rows: &[(&str, String)]) -> String {
-    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut text = format!("{title}\n");
     for (key, value) in rows {
         let line = format!("  {key:<width$}  {value}");

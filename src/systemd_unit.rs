@@ -135,11 +135,7 @@ pub enum UnitError {
 
 /// The unit for container `id` under `runtime`: its bundle and overrides
 /// as recorded (the container must exist).
-pub fn generate(
-    runtime: &Runtime,
-    id: &ContainerId,
-    req: &UnitRequest,
-) -> Result<Unit, UnitError> {
+pub fn generate(runtime: &Runtime, id: &ContainerId, req: &UnitRequest) -> Result<Unit, UnitError> {
     let container = runtime.state(id)?;
     let dir = StateDir::of(runtime, id);
     let recorded = match dir.user_bundle(&container).and(dir.origin()) {
@@ -167,7 +163,8 @@ pub fn generate(
 /// reach the same container: the runtime, its root and the options that
 /// change what the runtime does. Paths are made absolute (a unit runs in /).
 pub fn global_flags(runtime: &Runtime) -> Vec<OsString> {
-    let absolute = |p: &Path| -> OsString { std::path::absolute(p).unwrap_or_else(|_| p.into()).into() };
+    let absolute =
+        |p: &Path| -> OsString { std::path::absolute(p).unwrap_or_else(|_| p.into()).into() };
     let mut flags: Vec<OsString> = Vec::new();
     if runtime.binary != Path::new("runc") {
         flags.push("--runtime".into());
@@ -235,7 +232,11 @@ pub fn render(
     let command = |prefix: &str, words: &[&OsStr]| -> String {
         let mut line = String::from(prefix);
         line.push_str(&program);
-        for w in globals.iter().map(OsString::as_os_str).chain(words.iter().copied()) {
+        for w in globals
+            .iter()
+            .map(OsString::as_os_str)
+            .chain(words.iter().copied())
+        {
             line.push(' ');
             line.push_str(&exec_word(w));
         }
@@ -311,7 +312,10 @@ pub fn render(
     let _ = writeln!(
         text,
         "ExecStop={}",
-        command("", &["stop".as_ref(), "--time".as_ref(), time.as_ref(), id_word])
+        command(
+            "",
+            &["stop".as_ref(), "--time".as_ref(), time.as_ref(), id_word]
+        )
     );
     let _ = writeln!(text, "ExecStopPost={}", command("-", &force_delete));
     text.push_str("KillMode=mixed\n");
@@ -428,8 +432,17 @@ mod tests {
     fn the_program_takes_percent_and_spaces_but_never_quotes() {
         let program = |p: &str| program_word(Path::new(p));
         assert_eq!(program("/usr/bin/ocictl").unwrap(), "/usr/bin/ocictl");
-        assert_eq!(program("/opt/my $x 1%/ocictl").unwrap(), "\"/opt/my $x 1%%/ocictl\"");
-        for bad in ["/opt/it's/ocictl", "/opt/a\\b/ocictl", "/opt/q\"/ocictl", "ocictl", "/a\nb"] {
+        assert_eq!(
+            program("/opt/my $x 1%/ocictl").unwrap(),
+            "\"/opt/my $x 1%%/ocictl\""
+        );
+        for bad in [
+            "/opt/it's/ocictl",
+            "/opt/a\\b/ocictl",
+            "/opt/q\"/ocictl",
+            "ocictl",
+            "/a\nb",
+        ] {
             let err = program(bad).unwrap_err();
             assert!(err.contains("cannot be named in a systemd unit"), "{err}");
         }
@@ -461,9 +474,18 @@ mod tests {
     fn a_run_unit_replays_globals_bundle_and_overrides() {
         let recorded = Recorded {
             bundle: "/srv/my web".into(),
-            overrides: ["--env", "A=1 2", "--memory", "64M", "--", "sh", "-c", "echo $HOME"]
-                .map(String::from)
-                .to_vec(),
+            overrides: [
+                "--env",
+                "A=1 2",
+                "--memory",
+                "64M",
+                "--",
+                "sh",
+                "-c",
+                "echo $HOME",
+            ]
+            .map(String::from)
+            .to_vec(),
             terminal: false,
         };
         let globals = ["--root", "/run/x"].map(OsString::from);
