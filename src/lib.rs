@@ -9,6 +9,8 @@
 //! - [`run`]: the run use-case (which launch path, the terminal copy);
 //!   [`checkpoint`]: the image store for cron and the checkpoint and
 //!   restore use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
+//!   [`inspect`]: the one document about a container; [`systemd_unit`]: a
+//!   unit that starts one at boot;
 //! - [`secure_dir`], [`staged_dir`], [`input_file`]: how ocictl touches the
 //!   file system as root in shared places (by fd, created or verified,
 //!   bounded);

@@ -293,10 +293,9 @@ pub fn render(
     if matches!(req.start, Start::Restore { .. }) {
         let _ = writeln!(
             text,
-            "# Restores the newest checkpoint under the image root; with none, the start fails\n\
-             # (no fresh run: a fresh run's stdio would be the journal, which CRIU cannot\n\
-             # checkpoint). The bundle is the user's: override flags of the first run are not\n\
-             # in it."
+            "# Restores the newest checkpoint under the image root. With none, the start fails\n\
+             # and says so in the journal: it never runs a fresh container in place of lost\n\
+             # state. The bundle is the user's: override flags of the first run are not in it."
         );
     }
     text.push_str("\n[Unit]\n");
