@@ -153,6 +153,8 @@ pub struct Sources {
     pub origin: Option<Origin>,
     /// The effective config.json, or why it could not be read.
     pub config: Result<Spec, String>,
+    /// Why ocictl would not read the state directory (another user's, a link).
+    pub untrusted: Option<String>,
 }
 
 /// Inspect `id`: the runtime's state (its error when the container does
@@ -179,6 +181,7 @@ pub fn gather(runtime: &Runtime, id: &ContainerId, container: Container) -> Sour
     let origin = dir.user_bundle(&container).and_then(|_| dir.origin());
     let config = read_config(&Path::new(&container.bundle).join("config.json"));
     Sources {
+        untrusted: dir.untrusted().map(ToString::to_string),
         monitor_alive: current && dir.monitor_alive(),
         container,
         meta,
@@ -207,6 +210,7 @@ pub fn assemble(sources: Sources, opts: InspectOpts) -> Inspection {
         exit,
         origin,
         config,
+        untrusted,
     } = sources;
     let runtime_bundle = PathBuf::from(&container.bundle);
     let config_path = runtime_bundle.join("config.json");
@@ -215,6 +219,11 @@ pub fn assemble(sources: Sources, opts: InspectOpts) -> Inspection {
         None => (runtime_bundle, None),
     };
     let mut unavailable = Vec::new();
+    if let Some(why) = untrusted {
+        unavailable.push(format!(
+            "monitor and exit status: ocictl will not read its state directory: {why}"
+        ));
+    }
     let spec = match config {
         Ok(spec) => Some(spec),
         Err(why) => {
@@ -435,6 +444,7 @@ mod tests {
                     .to_vec(),
             }),
             config: Ok(spec()),
+            untrusted: None,
         };
         let doc = assemble(sources.clone(), InspectOpts::default());
         assert_eq!(doc.bundle, Path::new("/srv/web"));
@@ -506,6 +516,7 @@ mod tests {
             }),
             origin: None,
             config: Err("cannot read /srv/web/config.json: gone".into()),
+            untrusted: Some("it belongs to uid 1000".into()),
         };
         let doc = assemble(stopped, InspectOpts::default());
         assert_eq!(doc.pid, None);
@@ -513,8 +524,13 @@ mod tests {
         assert_eq!(doc.bundle, Path::new("/srv/web"));
         assert_eq!(doc.runtime_bundle, None);
         assert!(doc.process.is_none() && doc.mounts.is_none() && doc.resources.is_none());
-        assert_eq!(doc.unavailable.len(), 1);
-        assert!(doc.unavailable[0].contains("gone"), "{:?}", doc.unavailable);
+        assert_eq!(doc.unavailable.len(), 2);
+        assert!(
+            doc.unavailable[0].contains("uid 1000"),
+            "{:?}",
+            doc.unavailable
+        );
+        assert!(doc.unavailable[1].contains("gone"), "{:?}", doc.unavailable);
         let monitor = doc.monitor.unwrap();
         assert!(!monitor.alive && !monitor.attachable);
         assert!(matches!(doc.exit, ExitInfo::Known(ref r) if r.code == Some(3)));
@@ -533,6 +549,7 @@ mod tests {
                 exit: ExitInfo::NoMonitor,
                 origin: None,
                 config: Ok(spec),
+                untrusted: None,
             },
             InspectOpts::default(),
         );

@@ -87,7 +87,9 @@ fn human(doc: &Inspected) -> String {
         rows.push(("pid", pid.to_string()));
     }
     rows.push(("created", c.created.clone()));
-    rows.push(("owner", c.owner.clone()));
+    if !c.owner.is_empty() {
+        rows.push(("owner", c.owner.clone()));
+    }
     rows.push(("bundle", c.bundle.display().to_string()));
     if let Some(copy) = &c.runtime_bundle {
         rows.push((
