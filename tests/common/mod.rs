@@ -174,6 +174,19 @@ impl Env {
         );
     }
 
+    /// Bare runc under this root with `words`, its stdio on /dev/null.
+    pub fn bare_runc(&self, words: &[&str]) -> std::process::ExitStatus {
+        StdCommand::new("runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(words)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("runc runs")
+    }
+
     /// IDs of the containers under this root (straight from runc).
     pub fn runc_ids(&self) -> Vec<String> {
         let out = StdCommand::new("runc")

@@ -655,20 +655,11 @@ fn a_new_container_with_the_same_id_never_shows_the_old_exit() {
     );
     env.cmd().args(["wait", &id]).assert().code(3);
     // Bare runc deletes it and makes a new one with the same ID.
-    let runc = |words: &[&str]| {
-        StdCommand::new("runc")
-            .arg("--root")
-            .arg(&env.root)
-            .args(words)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-    };
-    assert!(runc(&["delete", &id]).success());
+    assert!(env.bare_runc(&["delete", &id]).success());
     let sleeper = env.bundle(&["sleep", "100"]);
-    assert!(runc(&["run", "-d", "-b", sleeper.to_str().unwrap(), &id]).success());
+    assert!(env
+        .bare_runc(&["run", "-d", "-b", sleeper.to_str().unwrap(), &id])
+        .success());
     let state = env.state(&id);
     assert!(
         state.get("exit").is_none(),

@@ -219,3 +219,47 @@ fn unknown_ids_are_errors_and_the_others_are_still_shown() {
     assert_eq!(both[0]["id"], other.as_str());
     assert_eq!(both[1]["id"], id.as_str());
 }
+
+#[test]
+fn a_new_container_with_the_same_id_never_shows_the_old_exit_or_monitor() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sh", "-c", "exit 3"]);
+    let id = unique_id("insp-reuse");
+    let run = env.run_detached(args!["run", "-d", "-b", bundle, id]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    env.cmd().args(["wait", &id]).assert().code(3);
+    // Bare runc deletes it and makes a new one with the same ID; ocictl's
+    // records of the old one are still there.
+    assert!(env.bare_runc(&["delete", &id]).success());
+    let sleeper = env.bundle(&["sleep", "1000"]);
+    assert!(env
+        .bare_runc(&["run", "-d", "-b", sleeper.to_str().unwrap(), &id])
+        .success());
+    let doc = &checked(&env, "inspect", &["inspect", &id])[0];
+    assert_eq!(doc["status"], "running");
+    assert_eq!(doc["bundle"], sleeper.to_str().unwrap());
+    assert!(doc.get("exit").is_none(), "another container's exit: {doc}");
+    assert!(
+        doc.get("monitor").is_none(),
+        "another container's monitor: {doc}"
+    );
+}
+
+#[test]
+fn a_state_directory_ocictl_will_not_read_is_said_so() {
+    let env = Env::new();
+    let id = env.started(&["sleep", "1000"], "insp-owned");
+    let dir = env.root.with_file_name("root.ocictl").join(&id);
+    // Another user's directory: ocictl reads nothing from it.
+    std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+    let doc = &checked(&env, "inspect", &["inspect", &id])[0];
+    assert_eq!(doc["status"], "running");
+    assert!(
+        doc.get("monitor").is_none() && doc.get("exit").is_none(),
+        "{doc}"
+    );
+    let why = doc["unavailable"][0].as_str().unwrap();
+    assert!(why.contains("will not read its state directory"), "{why}");
+    assert!(why.contains("65534"), "names the owner: {why}");
+    std::os::unix::fs::chown(&dir, Some(0), None).unwrap();
+}
