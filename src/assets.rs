@@ -35,6 +35,13 @@ pub fn generate(out: &Path) -> io::Result<()> {
     write_page(&cmd, &man, true)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_page(sub, &man, false)?;
+        // `generate systemd` has a page of its own too.
+        for nested in sub
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            write_page(nested, &man, false)?;
+        }
     }
     Ok(())
 }

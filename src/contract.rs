@@ -353,6 +353,39 @@ pub enum Bundled {
     Image(ocictl::image::Report),
 }
 
+/// One entry of `inspect`: ocictl's document of the container, plus its
+/// `"exit"` when the monitor recorded it for this instance (the same object
+/// as `state`'s).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Inspected {
+    #[serde(flatten)]
+    pub container: ocictl::inspect::Inspection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Exit")]
+    pub exit: Option<Exit>,
+}
+
+impl Inspected {
+    pub fn of(container: ocictl::inspect::Inspection) -> Inspected {
+        Inspected {
+            exit: Exit::of(&container.exit),
+            container,
+        }
+    }
+}
+
+/// `inspect`: always an array, one entry per container found (as `docker
+/// inspect`), also for one ID.
+pub type Inspection = Vec<Inspected>;
+
+/// `generate systemd`: the unit's file name and its text.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GeneratedUnit {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+}
+
 /// `features`: the runtime's own features document, as it wrote it.
 pub type Features = serde_json::Map<String, serde_json::Value>;
 
@@ -413,6 +446,8 @@ published! {
     "update" action "update" => Updated,
     "logs" => LogChunk,
     "wait" => Waited,
+    "inspect" => Inspection,
+    "generate-systemd" => GeneratedUnit,
     "console" => Console,
     "checkpoint" action "checkpoint" => Checkpointed,
     "restore" action "restore" => Restored,

@@ -73,6 +73,16 @@ pub fn examples(command: &str) -> &'static [Example] {
             ("A container's state, as runc prints it.", "ocictl state web"),
             ("The status field alone.", "ocictl state web --format json | jq -r .status"),
         ],
+        "inspect" => &[
+            ("Everything ocictl knows of a container.", "ocictl inspect web"),
+            ("With the environment's values.", "ocictl inspect --show-env web"),
+            ("One field, for a script (always an array).", "ocictl inspect --format json web | jq -r '.[0].monitor.pid'"),
+        ],
+        "generate" | "systemd" => &[
+            ("A unit that starts web at boot.", "ocictl generate systemd web > /etc/systemd/system/ocictl-web.service && systemctl daemon-reload && systemctl enable ocictl-web.service"),
+            ("Restore its newest checkpoint at boot instead.", "ocictl generate systemd --restore --image-root /var/lib/ocictl/checkpoints web"),
+            ("Stop it with 30 seconds' grace; always restart it.", "ocictl generate systemd --time 30 --restart-policy always web"),
+        ],
         "list" => &[
             ("runc's table.", "ocictl list"),
             ("Only the IDs.", "ocictl list -q"),
@@ -173,22 +183,34 @@ fn notes(command: &str) -> Option<&'static str> {
 /// The full command line with every subcommand's notes and examples at the
 /// end of its help.
 pub fn teach(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.after_help(format!(
+        "Run `ocictl help COMMAND` for a command's options. Exit codes and the JSON contract are in `man ocictl` and the README.\n\n{}",
+        examples_text(TOP_EXAMPLES)
+    ));
+    teach_subcommands(cmd)
+}
+
+/// Notes and examples at the end of each subcommand's help, nested ones
+/// (`generate systemd`) included.
+fn teach_subcommands(mut cmd: clap::Command) -> clap::Command {
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|s| s.get_name().to_string())
         .collect();
-    let mut cmd = cmd.after_help(format!(
-        "Run `ocictl help COMMAND` for a command's options. Exit codes and the JSON contract are in `man ocictl` and the README.\n\n{}",
-        examples_text(TOP_EXAMPLES)
-    ));
     for name in names {
         let examples = examples(&name);
-        if examples.is_empty() && notes(&name).is_none() {
-            continue;
-        }
         let mut text = notes(&name).map(|n| format!("{n}\n\n")).unwrap_or_default();
-        text.push_str(&examples_text(examples));
-        cmd = cmd.mut_subcommand(name, |sub| sub.after_help(text));
+        if !examples.is_empty() {
+            text.push_str(&examples_text(examples));
+        }
+        cmd = cmd.mut_subcommand(name, |sub| {
+            let sub = teach_subcommands(sub);
+            if text.is_empty() {
+                sub
+            } else {
+                sub.after_help(text)
+            }
+        });
     }
     cmd
 }
@@ -254,6 +276,11 @@ pub fn exit_status(command: &str) -> Vec<Status> {
             rows.push(("first failure's", "With several IDs, every container is attempted; the exit status is that of the first one that failed, in the order given."));
         }
         "bundle" | "completion" | "logs" | "spec" => {}
+        "inspect" => {
+            rows.extend(runtime);
+            rows[1] = ("1", "ocictl failed, or a container does not exist (runc's status 1); the containers found are still shown.");
+            rows.push(TIMEOUT);
+        }
         "ocictl" => {
             rows.extend(runtime);
             rows.push(("N, 128+N", "Foreground run, exec and restore, and wait: the container process's exit code, or 128+N when signal N killed it."));

@@ -11,6 +11,8 @@
 //!   bounds the runtime calls of such many-container commands);
 //!   [`checkpoint`]: the image store for cron and the checkpoint and
 //!   restore use-cases; [`image`]: OCI images unpacked into bundles; [`bundle`];
+//!   [`inspect`]: the one document about a container; [`systemd_unit`]: a
+//!   unit that starts one at boot;
 //! - [`secure_dir`], [`staged_dir`], [`input_file`]: how ocictl touches the
 //!   file system as root in shared places (by fd, created or verified,
 //!   bounded);
@@ -22,6 +24,7 @@ pub mod checkpoint;
 pub mod duration;
 pub mod image;
 pub mod input_file;
+pub mod inspect;
 pub mod overrides;
 pub mod parallel;
 pub mod run;
@@ -32,4 +35,5 @@ pub mod signal;
 pub mod size;
 pub mod staged_dir;
 pub mod stop;
+pub mod systemd_unit;
 pub mod tty;

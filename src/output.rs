@@ -195,6 +195,23 @@ impl Table {
     }
 }
 
+/// A titled section of aligned `key  value` lines (`inspect`'s human view):
+/// keys padded to the widest, values as they are.
+pub fn key_values(title: &str, rows: &[(&str, String)]) -> String {
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = format!("{title}\n");
+    for (key, value) in rows {
+        let line = format!("  {key:<width$}  {value}");
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
 /// A cell that is a number (`42`, `0.5`, `12.5%`) is right-aligned.
 fn is_number(cell: &str) -> bool {
     let digits = cell.strip_suffix('%').unwrap_or(cell);
@@ -238,6 +255,12 @@ mod tests {
         t.at_least(&[6, 7]);
         assert_eq!(t.render().lines().next().unwrap(), "ID        CPU %");
         assert_eq!(t.widths(), [6, 7]);
+    }
+
+    #[test]
+    fn key_values_align_their_values() {
+        let text = key_values("Process", &[("cwd", "/".into()), ("terminal", "no".into())]);
+        assert_eq!(text, "Process\n  cwd       /\n  terminal  no\n");
     }
 
     #[test]

@@ -13,7 +13,9 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod generate;
 mod generate_assets;
+mod inspect;
 mod kill;
 mod list;
 mod logs;
@@ -65,6 +67,7 @@ pub enum Command {
     Delete(delete::Delete),
     Stop(stop::Stop),
     State(state::State),
+    Inspect(inspect::Inspect),
     List(list::List),
     Ps(ps::Ps),
     Top(top::Top),
@@ -74,6 +77,7 @@ pub enum Command {
     Attach(attach::Attach),
     Logs(logs::Logs),
     Wait(wait::Wait),
+    Generate(generate::Generate),
     Console(console::Console),
     Checkpoint(checkpoint::Checkpoint),
     Restore(restore::Restore),
@@ -119,6 +123,7 @@ subcommands! {
     "delete" => delete::Delete,
     "stop" => stop::Stop,
     "state" => state::State,
+    "inspect" => inspect::Inspect,
     "list" alias "ls" => list::List,
     "ps" => ps::Ps,
     "top" => top::Top,
@@ -128,6 +133,7 @@ subcommands! {
     "attach" => attach::Attach,
     "logs" => logs::Logs,
     "wait" => wait::Wait,
+    "generate" => generate::Generate,
     "console" => console::Console,
     "checkpoint" => checkpoint::Checkpoint,
     "restore" => restore::Restore,
@@ -173,7 +179,9 @@ impl Command {
             Command::Wait(c) => &c.id,
             Command::Checkpoint(c) => &c.id,
             Command::Restore(c) => &c.id,
+            Command::Generate(c) => c.id(),
             Command::Stats(c) => return c.ids.first().map(ToString::to_string),
+            Command::Inspect(c) => return c.ids.first().map(ToString::to_string),
             _ => return None,
         };
         Some(id.to_string())
@@ -209,6 +217,8 @@ impl Command {
             Command::Attach(c) => c.run(ctx),
             Command::Logs(c) => c.run(ctx),
             Command::Wait(c) => c.run(ctx),
+            Command::Inspect(c) => c.run(ctx),
+            Command::Generate(c) => c.run(ctx),
             Command::Shim(c) => c.run(ctx),
         }
     }

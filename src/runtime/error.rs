@@ -62,17 +62,23 @@ impl fmt::Display for Argv {
                 secret_next = word == "--env" || word == "-e";
                 word
             };
-            let plain = !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                f.write_str(&word)?;
-            } else {
-                write!(f, "'{}'", word.replace('\'', r"'\''"))?;
-            }
+            f.write_str(&shell_word(&word))?;
         }
         Ok(())
+    }
+}
+
+/// `word` as a POSIX shell reads it back: as it is when plain, else in
+/// single quotes.
+pub fn shell_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.into()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''")).into()
     }
 }
 

@@ -22,7 +22,7 @@ fn schema(command: &str) -> jsonschema::Validator {
 }
 
 /// `value` is valid against `schemas/<command>.schema.json`.
-fn assert_valid(command: &str, value: &Value) {
+pub(crate) fn assert_valid(command: &str, value: &Value) {
     let validator = schema(command);
     let errors: Vec<String> = validator
         .iter_errors(value)
@@ -78,12 +78,12 @@ fn run(env: &Env, words: &[&str]) -> (Option<i32>, String, String) {
 
 /// Run, require success, validate the one JSON value on stdout against the
 /// command's schema, and return it.
-fn checked(env: &Env, command: &str, words: &[&str]) -> Value {
+pub(crate) fn checked(env: &Env, command: &str, words: &[&str]) -> Value {
     checked_exit(env, command, words, 0)
 }
 
 /// [`checked`] for a command that exits with `expected` (wait, run, exec).
-fn checked_exit(env: &Env, command: &str, words: &[&str], expected: i32) -> Value {
+pub(crate) fn checked_exit(env: &Env, command: &str, words: &[&str], expected: i32) -> Value {
     let (code, stdout, stderr) = run(env, words);
     assert_eq!(code, Some(expected), "ocictl {words:?}: {stderr}");
     // A foreground run's summary follows the container's own output (or
