@@ -28,6 +28,7 @@ mod image_podman;
 mod leaks;
 mod lifecycle;
 mod load;
+mod logs;
 mod monitor;
 mod monitor_rule;
 mod observe_e2e;
