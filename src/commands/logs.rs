@@ -181,7 +181,10 @@ impl Logs {
         };
         let tail = self.tail.and_then(|t| t.0);
         let endpoint = dir.attach_path().zip(dir.attach_peer());
-        if let (true, true, Some((path, peer))) = (meta.terminal, dir.monitor_alive(), endpoint) {
+        // A monitor with an attach socket (a terminal, or captured output)
+        // keeps the ring.
+        let ring_kept = meta.terminal || meta.log_in_state_dir;
+        if let (true, true, Some((path, peer))) = (ring_kept, dir.monitor_alive(), endpoint) {
             if let Ok(Some(ring)) = attach::logs_request(&path, &peer) {
                 eprintln!(
                     "ocictl: the log file {} stopped (disk full?); showing the last {} bytes \
@@ -203,9 +206,12 @@ impl Logs {
             let state_dir = dir.dir().context("the state directory is gone")?;
             // The current file first, read to its end through the same
             // fd that -f goes on with: nothing is missed in between.
-            let mut file = state_dir
-                .open_read(layout::CONSOLE_LOG)
-                .with_context(cannot)?;
+            let mut file = match state_dir.open_read(layout::CONSOLE_LOG) {
+                Ok(f) => Some(f),
+                // Not written yet: nothing to print so far.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !self.follow => None,
+                Err(e) => return Err(e).with_context(cannot),
+            };
             let mut old = Vec::new();
             match state_dir.open_read(layout::CONSOLE_LOG_OLD) {
                 Ok(f) => drop(f.take(1 << 32).read_to_end(&mut old).with_context(cannot)?),
@@ -213,10 +219,11 @@ impl Logs {
                 Err(e) => return Err(e).with_context(cannot),
             }
             let mut current = Vec::new();
-            (&mut file)
-                .take(1 << 32)
-                .read_to_end(&mut current)
-                .with_context(cannot)?;
+            if let Some(file) = file.as_mut() {
+                file.take(1 << 32)
+                    .read_to_end(&mut current)
+                    .with_context(cannot)?;
+            }
             if records {
                 let mut pieces = out.decoder.feed(&old);
                 out.decoder.restart();
@@ -226,12 +233,12 @@ impl Logs {
                 old.extend_from_slice(&current);
                 out.raw(tail_of(&old, tail))?;
             }
-            if self.follow {
+            if let (true, Some(file)) = (self.follow, file.as_mut()) {
                 let reopen = || state_dir.open_read(layout::CONSOLE_LOG);
                 follow(
                     &dir,
                     state_dir.path(),
-                    &mut file,
+                    file,
                     &mut out,
                     records,
                     Some(&reopen),

@@ -3,14 +3,20 @@
 //! its stdio to the container, so the runtime's own stderr is the same
 //! pipe until it returns (and explains its failure when it fails).
 //!
-//! The loop: one `poll` over the signal pipe (SIGCHLD) and both pipes,
-//! reading into the [`Logger`] until the init has ended and both pipes
-//! are closed, or quiet for a moment (a process outside the container's
-//! PID namespace may hold them open). A container writing faster than the
-//! log takes is slowed by its full pipe, as by a slow terminal.
+//! The loop: one `poll` over the signal pipe (SIGCHLD), both pipes and
+//! the attach socket, reading into the [`Logger`] until the init has ended
+//! and both pipes are closed, or quiet for a moment (a process outside the
+//! container's PID namespace may hold them open). A container writing
+//! faster than the log takes is slowed by its full pipe, as by a slow
+//! terminal. The socket serves `logs` the ring once the log file stopped
+//! (disk full); each client is served by a thread of its own, a few at a
+//! time, so none can stall the loop.
 
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -19,7 +25,8 @@ use nix::unistd::Pid;
 
 use crate::runtime::reap::reap_now;
 use crate::runtime::Termination;
-use crate::shim::console_log::Logger;
+use crate::shim::attach::{self, HANDSHAKE_DEADLINE};
+use crate::shim::console_log::{Logger, Ring};
 use crate::shim::log_record::Stream;
 use crate::tty::{self, SignalPipe};
 
@@ -62,9 +69,13 @@ impl CapturePipes {
     }
 }
 
+/// Clients served at once; more are dropped until one is done.
+const MAX_SERVING: usize = 16;
+
 /// What the capture loop works with.
 pub struct Capture {
     pub pipes: CapturePipes,
+    pub listener: Option<UnixListener>,
     pub signals: &'static SignalPipe,
     pub log: Logger,
 }
@@ -75,6 +86,10 @@ impl Capture {
     pub fn run(mut self, init: Pid) -> Option<Termination> {
         let mut status = reap_now(init);
         let mut buf = vec![0u8; 32 * 1024];
+        let serving = Arc::new(AtomicUsize::new(0));
+        if let Some(l) = &self.listener {
+            let _ = l.set_nonblocking(true);
+        }
         loop {
             let open = self.pipes.stdout.is_some() || self.pipes.stderr.is_some();
             if status.is_some() && !open {
@@ -89,6 +104,9 @@ impl Capture {
                 if let Some(fd) = self.pipe(*s) {
                     fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
                 }
+            }
+            if let Some(l) = &self.listener {
+                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
             }
             let timeout = match status {
                 Some(_) => crate::runtime::process::poll_timeout(tty::DRAIN_IDLE),
@@ -124,6 +142,27 @@ impl Capture {
             for (s, _) in streams.iter().zip(&ready[1..]).filter(|(_, r)| **r) {
                 self.read(*s, &mut buf);
             }
+            if ready.get(1 + streams.len()) == Some(&true) {
+                self.on_connections(&serving);
+            }
+        }
+    }
+
+    fn on_connections(&self, serving: &Arc<AtomicUsize>) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        while let Ok((stream, _)) = listener.accept() {
+            if serving.load(Ordering::SeqCst) >= MAX_SERVING {
+                continue;
+            }
+            serving.fetch_add(1, Ordering::SeqCst);
+            let ring = self.log.ring_if_failed().map(Ring::to_vec);
+            let serving = Arc::clone(serving);
+            std::thread::spawn(move || {
+                answer(stream, ring);
+                serving.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     }
 
@@ -149,6 +188,34 @@ impl Capture {
         match s {
             Stream::Stdout => self.pipes.stdout = None,
             Stream::Stderr => self.pipes.stderr = None,
+        }
+    }
+}
+
+/// One client: its request read with a deadline, then answered (a logs
+/// request with `ring`, an attach refused: there is no terminal).
+fn answer(mut stream: UnixStream, ring: Option<Vec<u8>>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_DEADLINE));
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 8];
+    let request = loop {
+        match attach::parse_request(&request) {
+            Ok(Some(r)) => break r,
+            Err(_) => return,
+            Ok(None) => match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&chunk[..n]),
+            },
+        }
+    };
+    match request {
+        attach::Request::Logs => attach::answer_logs(stream, ring),
+        attach::Request::Attach { .. } => {
+            let mut refused = vec![attach::REFUSED];
+            refused.extend_from_slice(b"this container has no terminal (its output is captured)");
+            let _ = stream.set_write_timeout(Some(HANDSHAKE_DEADLINE));
+            let _ = stream.write_all(&refused);
         }
     }
 }

@@ -167,12 +167,26 @@ impl ConsoleLog {
         Ok(())
     }
 
+    /// The new file is made first and swapped in, so `console.log` is
+    /// never missing for a reader (with a rotation every few reads of a
+    /// chatty container, a gap would be hit).
     fn rotate(&mut self) -> io::Result<()> {
-        self.dir
-            .rename(layout::CONSOLE_LOG, &self.dir, layout::CONSOLE_LOG_OLD)?;
-        self.file = self
-            .dir
-            .create_new(layout::CONSOLE_LOG, layout::FILE_MODE)?;
+        let (cur, old, next) = (
+            layout::CONSOLE_LOG,
+            layout::CONSOLE_LOG_OLD,
+            layout::CONSOLE_LOG_NEXT,
+        );
+        self.dir.remove_file(next)?;
+        let file = self.dir.create_new(next, layout::FILE_MODE)?;
+        match self.dir.exchange(next, cur) {
+            Ok(()) => self.dir.rename(next, &self.dir, old)?,
+            // A filesystem without RENAME_EXCHANGE: a moment without one.
+            Err(_) => {
+                self.dir.rename(cur, &self.dir, old)?;
+                self.dir.rename(next, &self.dir, cur)?;
+            }
+        }
+        self.file = file;
         self.size = 0;
         Ok(())
     }

@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -19,13 +19,11 @@ use nix::unistd::Pid;
 
 use crate::runtime::reap::reap_now;
 use crate::runtime::Termination;
-use crate::shim::attach;
+use crate::shim::attach::{self, HANDSHAKE_DEADLINE};
 use crate::shim::console_log::{Logger, Ring};
 use crate::shim::log_record::Stream;
 use crate::tty::{self, SignalPipe};
 
-/// How long a new client has to send its request.
-pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
 /// Clients handshaking at once; a newer one evicts the oldest, so silent
 /// connections can never lock a real client out.
 const MAX_PENDING: usize = 16;
@@ -343,21 +341,7 @@ impl Terminal {
                     input: Vec::new(),
                 });
             }
-            attach::Request::Logs => {
-                let Some(ring) = failed else {
-                    let _ = stream.write_all(&[attach::FILE_COMPLETE]);
-                    return;
-                };
-                // Up to 1 MiB: written by a thread of its own, with a
-                // deadline, so the loop never waits on a slow reader.
-                let mut answer = vec![attach::RING];
-                answer.extend_from_slice(&ring.to_vec());
-                std::thread::spawn(move || {
-                    let _ = stream.set_nonblocking(false);
-                    let _ = stream.set_write_timeout(Some(HANDSHAKE_DEADLINE));
-                    let _ = stream.write_all(&answer);
-                });
-            }
+            attach::Request::Logs => attach::answer_logs(stream, failed.map(Ring::to_vec)),
         }
     }
 }

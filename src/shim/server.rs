@@ -439,23 +439,23 @@ impl Shim {
         NotUp::Aborted
     }
 
-    /// Step 3: the meta record and (for a pty) the attach socket.
+    /// Step 3: the meta record and (for a pty or captured output) the
+    /// attach socket.
     fn report_up(&self, up: &Up) -> Result<(Meta, Option<UnixListener>), Error> {
-        let listener = match up.console {
-            Some(_) => {
-                let path = layout::fd_path(&self.dir, layout::ATTACH_SOCK);
-                let _ = self.dir.remove_file(layout::ATTACH_SOCK);
-                Some(UnixListener::bind(&path).map_err(|e| {
-                    Error::io(
-                        format!(
-                            "cannot listen on {}",
-                            self.dir.join(layout::ATTACH_SOCK).display()
-                        ),
-                        e,
-                    )
-                })?)
-            }
-            None => None,
+        let listener = if up.console.is_some() || up.capture.is_some() {
+            let path = layout::fd_path(&self.dir, layout::ATTACH_SOCK);
+            let _ = self.dir.remove_file(layout::ATTACH_SOCK);
+            Some(UnixListener::bind(&path).map_err(|e| {
+                Error::io(
+                    format!(
+                        "cannot listen on {}",
+                        self.dir.join(layout::ATTACH_SOCK).display()
+                    ),
+                    e,
+                )
+            })?)
+        } else {
+            None
         };
         let meta = Meta {
             monitor_pid: std::process::id() as i32,
@@ -486,12 +486,17 @@ impl Shim {
     /// Step 4: wait for the end, record it, exit.
     fn watch(self, up: Up, listener: Option<UnixListener>) -> i32 {
         let status = match (up.console, listener, up.capture) {
-            (_, _, Some(pipes)) => Capture {
-                pipes,
-                signals: self.signals,
-                log: Logger::new(up.log),
+            (_, listener, Some(pipes)) => {
+                let status = Capture {
+                    pipes,
+                    listener,
+                    signals: self.signals,
+                    log: Logger::new(up.log),
+                }
+                .run(up.init);
+                let _ = self.dir.remove_file(layout::ATTACH_SOCK);
+                status
             }
-            .run(up.init),
             (Some(master), Some(listener), None) => {
                 let status = Terminal {
                     master,

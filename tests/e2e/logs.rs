@@ -305,3 +305,83 @@ fn times_need_ocictls_own_log_and_capture_needs_the_monitor() {
     }
     assert!(env.runc_ids().is_empty());
 }
+
+#[test]
+fn a_damaged_log_is_read_around_with_a_note() {
+    let env = Env::new();
+    let id = captured(&env, "logs-damaged", &[], "echo first; echo second");
+    env.cmd().args(["wait", &id]).assert().code(0);
+    let log = state_dir(&env, &id).join("console.log");
+    let mut text = std::fs::read(&log).unwrap();
+    text.splice(0..0, b"garbage\n\x00\x01\n".iter().copied());
+    text.extend_from_slice(b"2026-12-02T07:00:00Z stdout F cut sh");
+    std::fs::write(&log, text).unwrap();
+    let (out, err) = logs(&env, &[], &id);
+    assert_eq!(out, "first\nsecond\n");
+    assert!(err.contains("skipped 3 damaged line(s)"), "{err}");
+    env.cmd().args(["delete", &id]).assert().success();
+}
+
+/// On a full disk the log stops, not the container, and `logs` prints
+/// the last 1 MiB the monitor kept, times and streams included: with
+/// `--capture` and with a terminal.
+#[test]
+fn a_full_disk_stops_the_log_and_logs_shows_what_the_monitor_kept() {
+    let env = Env::new();
+    let disk = crate::adversarial_store::SmallDisk::new(&env.dir.path().join("small"), "256k");
+    let root = disk.0.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let on_disk = || {
+        let mut cmd = common::ocictl();
+        cmd.arg("--root").arg(&root);
+        cmd
+    };
+    let script = "i=0; while [ $i -lt 40000 ]; do echo line-$i; i=$((i+1)); done; \
+                  echo done >&2; sleep 100";
+    for (prefix, flag, last) in [
+        ("logs-full-cap", "--capture", "line-39999"),
+        ("logs-full-tty", "-t", "line-39999\r"),
+    ] {
+        let id = unique_id(prefix);
+        let bundle = env.bundle(&["sh", "-c", script]);
+        let out = on_disk()
+            .args(["run", "-d", flag, "-b"])
+            .arg(&bundle)
+            .arg(&id)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let logs_t = || {
+            let out = on_disk()
+                .args(["logs", "-t", &id])
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            out
+        };
+        common::wait_until(
+            "the container wrote everything",
+            Duration::from_secs(60),
+            || String::from_utf8_lossy(&logs_t().stdout).contains(last),
+        );
+        let out = logs_t();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("stopped (disk full?)"), "{err}");
+        let lines = timed(&String::from_utf8_lossy(&out.stdout));
+        assert!(ordered(&lines));
+        let n: Vec<u32> = lines
+            .iter()
+            .filter_map(|l| l.1.trim_end().strip_prefix("line-")?.parse().ok())
+            .collect();
+        assert!(
+            n.len() > 1000 && n.windows(2).all(|w| w[1] == w[0] + 1),
+            "{n:?}"
+        );
+        assert_eq!(n.last(), Some(&39999));
+        let status = on_disk().args(["state", &id]).output().unwrap();
+        assert!(String::from_utf8_lossy(&status.stdout).contains("running"));
+        on_disk().args(["delete", "-f", &id]).assert().success();
+    }
+}
