@@ -385,3 +385,34 @@ fn a_full_disk_stops_the_log_and_logs_shows_what_the_monitor_kept() {
         on_disk().args(["delete", "-f", &id]).assert().success();
     }
 }
+
+#[test]
+fn create_capture_then_start_logs_what_the_process_wrote() {
+    let env = Env::new();
+    let id = unique_id("logs-create");
+    let bundle = env.bundle(&["sh", "-c", "echo started; echo oops >&2; exit 5"]);
+    let out = env
+        .cmd()
+        .args(["create", "--capture", "-b"])
+        .arg(&bundle)
+        .arg(&id)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(logs(&env, &[], &id), (String::new(), String::new()));
+    env.cmd().args(["start", &id]).assert().success();
+    env.cmd().args(["wait", &id]).assert().code(5);
+    assert_eq!(
+        logs(&env, &[], &id),
+        ("started\n".to_string(), "oops\n".to_string())
+    );
+    // No terminal to attach to: said before anything is sent.
+    let out = env.cmd().args(["attach", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no terminal"),
+        "{out:?}"
+    );
+    env.cmd().args(["delete", &id]).assert().success();
+}
