@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,19 +21,24 @@ fn state_dir(env: &Env, id: &str) -> PathBuf {
 fn captured(env: &Env, prefix: &str, extra: &[&str], script: &str) -> String {
     let id = unique_id(prefix);
     let bundle = env.bundle(&["sh", "-c", script]);
-    let out = env
-        .cmd()
-        .args(["run", "-d", "--capture"])
-        .args(extra)
+    let words = [&["run", "-d", "--capture"], extra].concat();
+    quietly_started(env.cmd(), &words, &bundle, &id);
+    id
+}
+
+/// `CMD WORDS… -b BUNDLE ID` through pipes: it returns (the container
+/// holds none of ocictl's stdio), successfully, having printed nothing.
+fn quietly_started(mut cmd: assert_cmd::Command, words: &[&str], bundle: &Path, id: &str) {
+    let out = cmd
+        .args(words)
         .arg("-b")
         .arg(bundle)
-        .arg(&id)
+        .arg(id)
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
-    id
 }
 
 /// `ocictl logs ARGS ID`: its stdout and stderr (it must succeed).
@@ -344,14 +349,7 @@ fn a_full_disk_stops_the_log_and_logs_shows_what_the_monitor_kept() {
     ] {
         let id = unique_id(prefix);
         let bundle = env.bundle(&["sh", "-c", script]);
-        let out = on_disk()
-            .args(["run", "-d", flag, "-b"])
-            .arg(&bundle)
-            .arg(&id)
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        quietly_started(on_disk(), &["run", "-d", flag], &bundle, &id);
         let logs_t = || {
             let out = on_disk()
                 .args(["logs", "-t", &id])
@@ -391,15 +389,7 @@ fn create_capture_then_start_logs_what_the_process_wrote() {
     let env = Env::new();
     let id = unique_id("logs-create");
     let bundle = env.bundle(&["sh", "-c", "echo started; echo oops >&2; exit 5"]);
-    let out = env
-        .cmd()
-        .args(["create", "--capture", "-b"])
-        .arg(&bundle)
-        .arg(&id)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    quietly_started(env.cmd(), &["create", "--capture"], &bundle, &id);
     assert_eq!(logs(&env, &[], &id), (String::new(), String::new()));
     env.cmd().args(["start", &id]).assert().success();
     env.cmd().args(["wait", &id]).assert().code(5);
