@@ -55,8 +55,9 @@ pub struct Logs {
     pub timestamps: bool,
 
     /// Only lines read at or after TIME: a duration before now (10m,
-    /// 1h30m), an RFC 3339 time (2026-12-02T07:00:00Z) or Unix seconds
-    /// (1764658800, fractions allowed).
+    /// 1h30m), an RFC 3339 time (2026-12-02T07:00:00Z; without the zone,
+    /// local time; or a date, 2026-12-02) or Unix seconds (1764658800,
+    /// fractions allowed), as docker takes them.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub since: Option<DateTime<Utc>>,
 
@@ -104,6 +105,24 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(at) = DateTime::parse_from_rfc3339(t) {
         return Ok(at.with_timezone(&Utc));
     }
+    // Without a zone, local time (as docker takes it): to the second or
+    // finer, to the minute, or a day's start.
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(t, f).ok())
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+    if let Some(naive) = naive {
+        use chrono::TimeZone as _;
+        return chrono::Local
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|at| at.with_timezone(&Utc))
+            .ok_or_else(|| format!("{s:?} does not exist in the local time zone"));
+    }
     match ocictl::duration::parse_duration(t) {
         Ok(d) => chrono::Duration::from_std(d)
             .ok()
@@ -111,10 +130,12 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
             .ok_or_else(|| format!("{s:?} is too long ago")),
         Err(_) => Err(format!(
             "{s:?} is no time: give a duration before now (10m, 1h30m), an RFC 3339 time \
-             (2026-12-02T07:00:00Z) or Unix seconds (1764658800)"
+             (2026-12-02T07:00:00Z; local without the zone, or a date: 2026-12-02) or Unix \
+             seconds (1764658800)"
         )),
     }
 }
+
 /// The monitor state of `id`, or an error saying why there is none.
 pub fn monitored(ctx: &Context, id: &ContainerId) -> anyhow::Result<StateDir> {
     let dir = StateDir::of(&ctx.runc, id);
@@ -469,7 +490,27 @@ mod tests {
         assert!(Utc::now() - t >= chrono::Duration::minutes(10));
         let t = at("1h30m");
         assert!(Utc::now() - t >= chrono::Duration::minutes(90));
-        for bad in ["", "yesterday", "-5m", "12:00", "1.2.3"] {
+        // Local time without a zone, as docker.
+        let local = |s| {
+            use chrono::TimeZone as _;
+            let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+            chrono::Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .unwrap()
+        };
+        assert_eq!(at("2026-12-02T07:00:00.5"), local("2026-12-02T07:00:00.5"));
+        assert_eq!(at("2026-12-02T07:00"), local("2026-12-02T07:00:00"));
+        assert_eq!(at("2026-12-02"), local("2026-12-02T00:00:00"));
+        for bad in [
+            "",
+            "yesterday",
+            "-5m",
+            "12:00",
+            "1.2.3",
+            "2026-13-02",
+            "2026-12-02T25:00",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
         assert!(parse_time("tea").unwrap_err().contains("RFC 3339"));
