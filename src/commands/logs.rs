@@ -247,7 +247,7 @@ impl Logs {
             }
             if records {
                 let mut pieces = out.decoder.feed(&old);
-                out.decoder.restart();
+                out.decoder.finish();
                 pieces.extend(out.decoder.feed(&current));
                 out.pieces(&pieces, tail)?;
             } else {
@@ -448,7 +448,7 @@ fn follow(
             if let (Ok(new), Ok(old)) = (reopen(), file.metadata()) {
                 if new.metadata().is_ok_and(|m| m.ino() != old.ino()) {
                     *file = new;
-                    out.decoder.restart();
+                    out.decoder.finish();
                     copy(file, out)?;
                 }
             }

@@ -221,7 +221,7 @@ mod tests {
         let mut d = Decoder::default();
         let mut out = Vec::new();
         for file in read_all(dir).unwrap() {
-            d.restart();
+            d.finish();
             out.extend(d.feed(&file).into_iter().flat_map(|p| p.bytes));
         }
         (out, d.damaged)

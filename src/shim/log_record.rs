@@ -166,19 +166,14 @@ impl Decoder {
         pieces
     }
 
-    /// Bytes of a record not complete yet (a file cut short, or one being
-    /// written); counted as damaged when nothing more will come.
+    /// The end of a file: bytes of a record not complete yet (a file cut
+    /// short) are counted as damaged. A line in progress goes on in the
+    /// next file (a rotation falls between records, not between the parts
+    /// of a line).
     pub fn finish(&mut self) {
         if !std::mem::take(&mut self.pending).is_empty() {
             self.damaged += 1;
         }
-    }
-
-    /// Forget the line in progress and any incomplete record: the next
-    /// bytes are from another file's start.
-    pub fn restart(&mut self) {
-        self.finish();
-        self.open = [None, None];
     }
 
     fn piece(&mut self, r: Record<'_>) -> Piece {
@@ -335,6 +330,20 @@ mod tests {
         assert_eq!(d.damaged, 7);
         d.finish();
         assert_eq!(d.damaged, 8);
+    }
+
+    #[test]
+    fn a_line_goes_on_across_a_rotation() {
+        let (t1, t2) = (at("2026-12-02T07:00:00Z"), at("2026-12-02T07:00:01Z"));
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        encode(Stream::Stdout, t1, b"begun ", 4096, &mut old);
+        encode(Stream::Stdout, t2, b"and ended\n", 4096, &mut new);
+        let mut d = Decoder::default();
+        let mut pieces = d.feed(&old);
+        d.finish();
+        pieces.extend(d.feed(&new));
+        assert_eq!(d.damaged, 0);
+        assert!(!pieces[1].starts_line && pieces[1].line_time == t1);
     }
 
     #[test]
