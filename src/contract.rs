@@ -310,11 +310,30 @@ pub struct Waited {
     pub exit_code: i32,
 }
 
-/// `logs`: one chunk of the container's output (one per line with -f).
+/// `logs`: one chunk of the container's output (lossy UTF-8). From
+/// ocictl's own log, one per record (a line, or a part of one), with when
+/// the monitor read it and its stream; from a `--log-output` file, one for
+/// everything (with -f, one per read), without either.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LogChunk {
     pub id: String,
     pub output: String,
+    /// When the monitor read this output (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "chrono::DateTime<chrono::Utc>")]
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// The container's stream it came from (a terminal's is `stdout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "LogStream")]
+    pub stream: Option<LogStream>,
+}
+
+/// `logs`: a container's output stream.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
 }
 
 /// `console`: the socket served and the pty received.

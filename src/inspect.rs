@@ -422,6 +422,7 @@ mod tests {
             terminal,
             log: Some("/run/runc.ocictl/web/console.log".into()),
             log_in_state_dir: true,
+            log_records: true,
         }
     }
 

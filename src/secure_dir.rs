@@ -404,6 +404,20 @@ impl SecureDir {
         Ok(())
     }
 
+    /// Swap two names of this directory in one step (both must exist).
+    pub fn exchange(&self, a: impl AsRef<OsStr>, b: impl AsRef<OsStr>) -> io::Result<()> {
+        let a = component(a.as_ref())?;
+        let b = component(b.as_ref())?;
+        nix::fcntl::renameat2(
+            &self.fd,
+            a,
+            &self.fd,
+            b,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )?;
+        Ok(())
+    }
+
     /// Rename without replacing: fails with `AlreadyExists` if `to` exists.
     pub fn rename_noreplace(
         &self,

@@ -135,9 +135,18 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub log_output: Option<PathBuf>,
 
-    /// A terminal container's console.log (in ocictl's state directory) is
-    /// rotated at this size, keeping one previous file: at most twice this
-    /// is kept (e.g. 4M, 16M; at least 4K).
+    /// Keep a non-terminal container's stdout and stderr in ocictl's own
+    /// rotated log, each line with the time it was read (for `ocictl logs`,
+    /// -t, --since), instead of passing ocictl's stdio through to it as
+    /// runc does; its stdin is /dev/null. A terminal's output is always
+    /// logged so.
+    #[arg(long, conflicts_with = "log_output")]
+    pub capture: bool,
+
+    /// ocictl's own log of a container (a terminal's, or --capture's
+    /// console.log in its state directory) is rotated at this size, keeping
+    /// one previous file: at most twice this is kept, the lines' times
+    /// included (e.g. 4M, 16M; at least 4K).
     #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_log_size)]
     pub log_max_size: u64,
 }
@@ -177,6 +186,16 @@ impl Unmonitored {
 }
 
 impl MonitorArgs {
+    /// The first flag given that only a detached container's monitor serves.
+    pub fn detached_only_flag(&self) -> Option<&'static str> {
+        [
+            (self.log_output.is_some(), "--log-output"),
+            (self.capture, "--capture"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     /// The rule (see the global `--monitor`): whether a detached container
     /// gets a monitor, or why not.
     pub fn decide(&self, mode: MonitorMode, pid_file: bool) -> Result<(), Unmonitored> {
@@ -199,9 +218,9 @@ impl MonitorArgs {
         terminal: bool,
     ) -> anyhow::Result<Option<MonitorOpts>> {
         if let Err(why) = self.decide(ctx.monitor, bundle.pid_file.is_some()) {
-            if self.log_output.is_some() {
+            if let Some(flag) = self.detached_only_flag() {
                 return Err(crate::report::UsageError(format!(
-                    "--log-output needs ocictl's monitor: {}",
+                    "{flag} needs ocictl's monitor: {}",
                     why.remedy()
                 ))
                 .into());
@@ -215,6 +234,7 @@ impl MonitorArgs {
         Ok(Some(MonitorOpts {
             terminal,
             log_output: self.log_output.clone(),
+            capture: self.capture && !terminal,
             log_max_size: Some(self.log_max_size),
             winsize: winsize.filter(|_| terminal),
             ..MonitorOpts::default()

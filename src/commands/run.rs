@@ -79,10 +79,10 @@ impl Run {
             self.monitor
                 .opts(ctx, &self.bundle, terminal)
                 .with_context(fail)?
-        } else if self.monitor.log_output.is_some() {
-            return Err(crate::report::UsageError(
-                "--log-output is for detached containers (-d)".into(),
-            )
+        } else if let Some(flag) = self.monitor.detached_only_flag() {
+            return Err(crate::report::UsageError(format!(
+                "{flag} is for detached containers (-d)"
+            ))
             .into());
         } else {
             None

@@ -1,6 +1,7 @@
-//! The attach socket of a terminal monitor: its small wire protocol and the
-//! client side (`ocictl attach`, `ocictl logs`). The server side lives in
-//! the monitor ([`crate::shim::server`]).
+//! The attach socket of a monitor: its small wire protocol and the client
+//! side (`ocictl attach`, `ocictl logs`). The server side lives in the
+//! monitor's loops ([`crate::shim::pty`], [`crate::shim::capture`], which
+//! has no terminal: it answers only `L`).
 //!
 //! A client connects and sends one request byte:
 //! - `A` rows(u16 BE) cols(u16 BE): attach. The monitor answers `O` and then
@@ -23,6 +24,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -36,6 +38,29 @@ pub const FILE_COMPLETE: u8 = b'F';
 pub const RING: u8 = b'R';
 pub const DATA: u8 = b'd';
 pub const WINSIZE: u8 = b'w';
+
+/// How long a new client has to send its request, and a reader to take
+/// the answer to a logs request.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The monitor's answer to a logs request: `F` while its log file is
+/// whole, else `R` and `ring` (what it kept in memory), written by a thread
+/// of its own with a deadline, so the monitor's loop never waits on a slow
+/// reader.
+pub fn answer_logs(mut stream: UnixStream, ring: Option<Vec<u8>>) {
+    let Some(ring) = ring else {
+        let _ = stream.write_all(&[FILE_COMPLETE]);
+        return;
+    };
+    let mut answer = Vec::with_capacity(ring.len() + 1);
+    answer.push(RING);
+    answer.extend_from_slice(&ring);
+    std::thread::spawn(move || {
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_write_timeout(Some(HANDSHAKE_DEADLINE));
+        let _ = stream.write_all(&answer);
+    });
+}
 
 /// A new connection's request, as the shim parses it.
 #[derive(Debug, PartialEq, Eq)]

@@ -47,6 +47,10 @@ pub struct MonitorOpts {
     pub log_output: Option<PathBuf>,
     /// The size at which `console.log` rotates (default 4 MiB).
     pub log_max_size: Option<u64>,
+    /// Non-terminal, without `log_output`: the container's stdout and
+    /// stderr are pipes the shim reads into `console.log` (timed records)
+    /// instead of the caller's stdio.
+    pub capture: bool,
     /// The pty's initial size (rows, columns), e.g. the caller's terminal's.
     pub winsize: Option<(u16, u16)>,
     /// Run the runtime on this copy of the user's bundle, kept in the
@@ -203,12 +207,12 @@ fn start(
         return Err(e);
     }
     let console = console_socket_at.is_some();
+    let max_size = monitor.log_max_size.unwrap_or(DEFAULT_MAX_SIZE);
     let output = match (&monitor.log_output, console) {
         (Some(file), true) => Output::PtyToFile(PathBuf::from(crate::runtime::absolute(file))),
-        (None, true) => Output::Pty {
-            max_size: monitor.log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
-        },
+        (None, true) => Output::Pty { max_size },
         (Some(file), false) => Output::File(PathBuf::from(crate::runtime::absolute(file))),
+        (None, false) if monitor.capture => Output::Capture { max_size },
         (None, false) => Output::Inherit,
     };
     let job = Job {

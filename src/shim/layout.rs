@@ -19,8 +19,10 @@
 //! R.ocictl/<id>/pid           the runtime's --pid-file, unless the caller gave one
 //! R.ocictl/<id>/console.sock  where the runtime hands the shim the pty (start-up only)
 //! R.ocictl/<id>/attach.sock   a terminal shim's socket for `attach` and `logs`
-//! R.ocictl/<id>/console.log   a terminal's output (unless --log-output), and
-//! R.ocictl/<id>/console.log.1 the previous one after a rotation
+//! R.ocictl/<id>/console.log   a terminal's output (unless --log-output) or
+//!                             --capture's stdout and stderr, as timed records,
+//! R.ocictl/<id>/console.log.1 the previous one after a rotation, and
+//! R.ocictl/<id>/console.log.new the next one, for a moment during a rotation
 //! R.ocictl/<id>/shim.log      the shim's own log, with --debug
 //! ```
 //!
@@ -45,6 +47,7 @@ pub const CONSOLE_SOCK: &str = "console.sock";
 pub const ATTACH_SOCK: &str = "attach.sock";
 pub const CONSOLE_LOG: &str = "console.log";
 pub const CONSOLE_LOG_OLD: &str = "console.log.1";
+pub const CONSOLE_LOG_NEXT: &str = "console.log.new";
 pub const DEBUG_LOG: &str = "shim.log";
 
 /// Mode of every directory here.

@@ -10,15 +10,19 @@
 //! - [`server`]: the shim process (fd hygiene, running the runtime,
 //!   recording the exit);
 //! - [`pty`]: a terminal shim's loop and its attach server;
-//! - [`console_log`]: the capped, rotated terminal log;
+//! - [`capture`]: the loop reading a `--capture` container's stdout/stderr;
+//! - [`console_log`]: the capped, rotated log and the monitor's writer;
+//! - [`log_record`]: that log's timed records, written and read;
 //! - [`state`]: the records as every other command reads them;
 //! - [`attach`]: the attach protocol and its client.
 
 pub mod attach;
+pub mod capture;
 pub mod claim;
 pub mod client;
 pub mod console_log;
 pub mod layout;
+pub mod log_record;
 pub mod protocol;
 pub mod pty;
 pub mod server;

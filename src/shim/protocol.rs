@@ -56,6 +56,9 @@ pub enum Output {
     Pty { max_size: u64 },
     /// The shim holds the pty and logs its output to this file.
     PtyToFile(PathBuf),
+    /// Non-terminal, `--capture`: stdout and stderr are pipes the shim
+    /// reads into the state directory's rotated `console.log`.
+    Capture { max_size: u64 },
 }
 
 impl Output {

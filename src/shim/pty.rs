@@ -1,18 +1,17 @@
 //! A terminal shim's loop: one `poll` over the pty master, the signal
 //! pipe (SIGCHLD), the attach socket, clients still handshaking, and the
-//! one attached client. Everything the pty prints goes to the log (writing
-//! stops, the container does not, when the disk is full) and to a 1 MiB
-//! in-memory ring that `logs` gets when the log stopped.
+//! one attached client. Everything the pty prints goes to the log through
+//! a [`Logger`] (writing stops, the container does not, when the disk is
+//! full), whose 1 MiB in-memory ring `logs` gets when the log stopped.
 //!
 //! Nothing here blocks: a client that connects and stays silent is dropped
 //! after [`HANDSHAKE_DEADLINE`] without ever stalling the container's output,
 //! and the answers to a handshake are a few bytes on a fresh socket.
 
-use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -20,30 +19,14 @@ use nix::unistd::Pid;
 
 use crate::runtime::reap::reap_now;
 use crate::runtime::Termination;
-use crate::shim::attach;
-use crate::shim::console_log::LogSink;
+use crate::shim::attach::{self, HANDSHAKE_DEADLINE};
+use crate::shim::console_log::{Logger, Ring};
+use crate::shim::log_record::Stream;
 use crate::tty::{self, SignalPipe};
 
-/// How much of a terminal's recent output the shim keeps in memory.
-pub const RING_SIZE: usize = 1 << 20;
-/// How long a new client has to send its request.
-pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(2);
 /// Clients handshaking at once; a newer one evicts the oldest, so silent
 /// connections can never lock a real client out.
 const MAX_PENDING: usize = 16;
-
-/// The last [`RING_SIZE`] bytes of output; grows only as output comes.
-#[derive(Default)]
-struct Ring(VecDeque<u8>);
-
-impl Ring {
-    fn push(&mut self, data: &[u8]) {
-        let data = &data[data.len().saturating_sub(RING_SIZE)..];
-        let over = (self.0.len() + data.len()).saturating_sub(RING_SIZE);
-        self.0.drain(..over);
-        self.0.extend(data);
-    }
-}
 
 /// The one attached client.
 struct Client {
@@ -67,7 +50,7 @@ pub struct Terminal {
     pub master: OwnedFd,
     pub listener: UnixListener,
     pub signals: &'static SignalPipe,
-    pub log: Option<LogSink>,
+    pub log: Logger,
     pub winsize: Option<(u16, u16)>,
 }
 
@@ -84,8 +67,6 @@ impl Terminal {
             status: reap_now(init),
             t: self,
             init,
-            ring: Ring::default(),
-            log_failed: false,
             client: None,
             pending: Vec::new(),
             to_pty: Vec::new(),
@@ -109,8 +90,6 @@ struct Loop {
     t: Terminal,
     init: Pid,
     status: Option<Termination>,
-    ring: Ring,
-    log_failed: bool,
     client: Option<Client>,
     pending: Vec<Pending>,
     to_pty: Vec<u8>,
@@ -283,8 +262,7 @@ impl Loop {
                     p.stream,
                     request,
                     &mut self.client,
-                    &self.ring,
-                    self.log_failed,
+                    self.t.log.ring_if_failed(),
                 ),
                 Ok(None) if !done => self.pending.push(p),
                 // Late, gone, or not a request: dropped.
@@ -317,15 +295,7 @@ impl Loop {
             Ok(0) | Err(Errno::EIO) => self.master_open = false,
             Ok(n) => {
                 let out = &self.buf[..n];
-                self.ring.push(out);
-                if let Some(log) = self.t.log.as_mut() {
-                    if let Err(e) = log.write_all(out) {
-                        // A full disk stops the log, not the container.
-                        tracing::debug!(error = %e, "the log stopped");
-                        self.t.log = None;
-                        self.log_failed = true;
-                    }
-                }
+                self.t.log.log(Stream::Stdout, out);
                 if let Some(c) = self.client.as_mut() {
                     c.backlog.extend_from_slice(out);
                     if flush_client(c).is_err() {
@@ -346,8 +316,7 @@ impl Terminal {
         mut stream: UnixStream,
         request: attach::Request,
         client: &mut Option<Client>,
-        ring: &Ring,
-        log_failed: bool,
+        failed: Option<&Ring>,
     ) {
         match request {
             attach::Request::Attach { rows, cols } => {
@@ -372,23 +341,7 @@ impl Terminal {
                     input: Vec::new(),
                 });
             }
-            attach::Request::Logs => {
-                if !log_failed {
-                    let _ = stream.write_all(&[attach::FILE_COMPLETE]);
-                    return;
-                }
-                // Up to 1 MiB: written by a thread of its own, with a
-                // deadline, so the loop never waits on a slow reader.
-                let mut answer = vec![attach::RING];
-                let (a, b) = ring.0.as_slices();
-                answer.extend_from_slice(a);
-                answer.extend_from_slice(b);
-                std::thread::spawn(move || {
-                    let _ = stream.set_nonblocking(false);
-                    let _ = stream.set_write_timeout(Some(HANDSHAKE_DEADLINE));
-                    let _ = stream.write_all(&answer);
-                });
-            }
+            attach::Request::Logs => attach::answer_logs(stream, failed.map(Ring::to_vec)),
         }
     }
 }
@@ -473,22 +426,5 @@ fn flush_pty(master: BorrowedFd<'_>, pending: &mut Vec<u8>) {
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ring_keeps_the_last_mebibyte() {
-        let mut r = Ring::default();
-        r.push(&vec![1u8; RING_SIZE - 10]);
-        r.push(&[2u8; 20]);
-        assert_eq!(r.0.len(), RING_SIZE);
-        assert_eq!(r.0.back(), Some(&2));
-        r.push(&vec![3u8; RING_SIZE + 5]);
-        assert_eq!(r.0.len(), RING_SIZE);
-        assert!(r.0.iter().all(|&b| b == 3));
     }
 }

@@ -10,7 +10,8 @@
 //! 2. It runs the runtime with the job's argv (its own console socket
 //!    filled in when it is to hold the pty). The runtime gets the caller's
 //!    stdio, so a non-terminal container's stdio is exactly what runc would
-//!    give it — or the `--log-output` file. A byte (or EOF) from the caller
+//!    give it — or the `--log-output` file, or with `--capture` pipes the
+//!    shim reads (see [`crate::shim::capture`]). A byte (or EOF) from the caller
 //!    meanwhile means abort: the runtime is killed, what it created is
 //!    deleted, the directory removed.
 //! 3. When the runtime fails, the shim reports its error (kind, exit code,
@@ -18,7 +19,7 @@
 //!    meta record, reports the init's pid, lets go of the caller's stdio
 //!    and preserved fds, and `chdir`s to `/`.
 //! 4. It waits for the init's end (the terminal loop of [`crate::shim::pty`]
-//!    when it holds a pty), writes `exit.json` atomically and exits, which
+//!    when it holds a pty, the capture loop when it reads pipes), writes `exit.json` atomically and exits, which
 //!    releases the lock readers wait on. SIGTERM makes it leave without a
 //!    record (the exit status is then unknown, never invented); the
 //!    container keeps running.
@@ -40,7 +41,8 @@ use nix::unistd::Pid;
 use crate::runtime::reap;
 use crate::runtime::{process, Args, ConsoleSocket, ContainerId, DeleteOpts, Error, Termination};
 use crate::secure_dir::SecureDir;
-use crate::shim::console_log::{ConsoleLog, LogSink};
+use crate::shim::capture::{Capture, CapturePipes};
+use crate::shim::console_log::{ConsoleLog, LogSink, Logger};
 use crate::shim::layout;
 use crate::shim::protocol::{self, Job, Output, Report, WireError};
 use crate::shim::pty::Terminal;
@@ -102,12 +104,15 @@ struct Launch {
     argv: crate::runtime::Argv,
     private_log: Option<process::PrivateLog>,
     stderr_file: Option<File>,
+    /// `--capture`: the read ends of the container's stdout and stderr.
+    capture: Option<CapturePipes>,
 }
 
 /// The container up, and what watching it needs.
 struct Up {
     init: Pid,
     console: Option<OwnedFd>,
+    capture: Option<CapturePipes>,
     log: Option<LogSink>,
     /// Just before the runtime started and just after it returned.
     created: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
@@ -232,6 +237,7 @@ impl Shim {
             argv,
             mut private_log,
             mut stderr_file,
+            capture,
         } = self
             .launch(args, socket.is_some(), log.as_ref())
             .map_err(failed)?;
@@ -265,6 +271,10 @@ impl Shim {
         };
         let created_before = Utc::now();
         if !status.success() {
+            // With --capture the runtime's stderr is the pipe.
+            if let Some(pipes) = &capture {
+                stderr_file = pipes.stderr_so_far();
+            }
             return Err(failed(process::detached_failure(
                 runtime.flavor_hint(),
                 argv,
@@ -288,12 +298,14 @@ impl Shim {
                 "the runtime started the container without handing over its terminal".into(),
             )));
         }
-        if !job.output.pty() {
+        if matches!(job.output, Output::File(_)) {
+            // The runtime writes the file itself.
             log = None;
         }
         Ok(Up {
             init,
             console,
+            capture,
             log,
             created: (created_after, created_before),
         })
@@ -302,7 +314,7 @@ impl Shim {
     /// Where the container's output is logged, opened before anything runs.
     fn open_log(&self) -> Result<Option<LogSink>, Error> {
         Ok(match &self.job.output {
-            Output::Pty { max_size } => Some(LogSink::Rotating(
+            Output::Pty { max_size } | Output::Capture { max_size } => Some(LogSink::Rotating(
                 ConsoleLog::open(&self.dir, *max_size)
                     .map_err(|e| Error::io("cannot open the console log", e))?,
             )),
@@ -339,6 +351,7 @@ impl Shim {
         let mut stderr_file = None;
         let file_err = |e| Error::io("a private stderr file", e);
         let mut stdio: Option<(Stdio, Stdio, Stdio)> = None;
+        let mut capture = None;
         if pty {
             let f = tempfile::tempfile().map_err(file_err)?;
             let child_end = f.try_clone().map_err(file_err)?;
@@ -349,6 +362,11 @@ impl Shim {
             let out = f.try_clone().map_err(log_err)?;
             let err = f.try_clone().map_err(log_err)?;
             stdio = Some((Stdio::null(), out.into(), err.into()));
+        } else if matches!(self.job.output, Output::Capture { .. }) {
+            let (pipes, out, err) =
+                CapturePipes::new().map_err(|e| Error::io("the container's output pipes", e))?;
+            stdio = Some((Stdio::null(), out.into(), err.into()));
+            capture = Some(pipes);
         }
         // The one launch path of the driver (global flags checked, the
         // environment and process attributes applied), in a process group
@@ -364,6 +382,7 @@ impl Shim {
             argv: launched.argv,
             private_log,
             stderr_file,
+            capture,
         })
     }
 
@@ -420,23 +439,23 @@ impl Shim {
         NotUp::Aborted
     }
 
-    /// Step 3: the meta record and (for a pty) the attach socket.
+    /// Step 3: the meta record and (for a pty or captured output) the
+    /// attach socket.
     fn report_up(&self, up: &Up) -> Result<(Meta, Option<UnixListener>), Error> {
-        let listener = match up.console {
-            Some(_) => {
-                let path = layout::fd_path(&self.dir, layout::ATTACH_SOCK);
-                let _ = self.dir.remove_file(layout::ATTACH_SOCK);
-                Some(UnixListener::bind(&path).map_err(|e| {
-                    Error::io(
-                        format!(
-                            "cannot listen on {}",
-                            self.dir.join(layout::ATTACH_SOCK).display()
-                        ),
-                        e,
-                    )
-                })?)
-            }
-            None => None,
+        let listener = if up.console.is_some() || up.capture.is_some() {
+            let path = layout::fd_path(&self.dir, layout::ATTACH_SOCK);
+            let _ = self.dir.remove_file(layout::ATTACH_SOCK);
+            Some(UnixListener::bind(&path).map_err(|e| {
+                Error::io(
+                    format!(
+                        "cannot listen on {}",
+                        self.dir.join(layout::ATTACH_SOCK).display()
+                    ),
+                    e,
+                )
+            })?)
+        } else {
+            None
         };
         let meta = Meta {
             monitor_pid: std::process::id() as i32,
@@ -445,11 +464,17 @@ impl Shim {
             created_before: Some(up.created.1),
             terminal: up.console.is_some(),
             log: match &self.job.output {
-                Output::Pty { .. } => Some(self.dir.join(layout::CONSOLE_LOG)),
+                Output::Pty { .. } | Output::Capture { .. } => {
+                    Some(self.dir.join(layout::CONSOLE_LOG))
+                }
                 Output::PtyToFile(p) | Output::File(p) => Some(p.clone()),
                 Output::Inherit => None,
             },
-            log_in_state_dir: matches!(self.job.output, Output::Pty { .. }),
+            log_in_state_dir: matches!(
+                self.job.output,
+                Output::Pty { .. } | Output::Capture { .. }
+            ),
+            log_records: matches!(self.job.output, Output::Pty { .. } | Output::Capture { .. }),
         };
         let json = serde_json::to_vec(&meta).map_err(|e| Error::Invalid(e.to_string()))?;
         self.dir
@@ -460,13 +485,24 @@ impl Shim {
 
     /// Step 4: wait for the end, record it, exit.
     fn watch(self, up: Up, listener: Option<UnixListener>) -> i32 {
-        let status = match (up.console, listener) {
-            (Some(master), Some(listener)) => {
+        let status = match (up.console, listener, up.capture) {
+            (_, listener, Some(pipes)) => {
+                let status = Capture {
+                    pipes,
+                    listener,
+                    signals: self.signals,
+                    log: Logger::new(up.log),
+                }
+                .run(up.init);
+                let _ = self.dir.remove_file(layout::ATTACH_SOCK);
+                status
+            }
+            (Some(master), Some(listener), None) => {
                 let status = Terminal {
                     master,
                     listener,
                     signals: self.signals,
-                    log: up.log,
+                    log: Logger::new(up.log),
                     winsize: self.job.winsize,
                 }
                 .run(up.init);

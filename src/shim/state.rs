@@ -83,6 +83,10 @@ pub struct Meta {
     /// The log is the state directory's own `console.log` (rotated).
     #[serde(default)]
     pub log_in_state_dir: bool,
+    /// That log holds timed records (see [`crate::shim::log_record`]);
+    /// false in a record written before they existed (raw bytes).
+    #[serde(default)]
+    pub log_records: bool,
 }
 
 impl Meta {
@@ -275,8 +279,8 @@ impl StateDir {
     }
 
     /// Everything the state directory's console log kept (both files of
-    /// the rotation, oldest first).
-    pub fn console_log(&self) -> io::Result<Vec<u8>> {
+    /// the rotation, oldest first, each file's bytes apart).
+    pub fn console_log(&self) -> io::Result<[Vec<u8>; 2]> {
         let dir = self
             .dir()
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
@@ -436,6 +440,7 @@ mod tests {
             terminal: false,
             log: None,
             log_in_state_dir: false,
+            log_records: false,
         };
         assert!(meta.belongs_to(&container(20, "2026-01-01T00:00:00.5Z")));
         // Stopped (runc shows pid 0): the creation time still tells.

@@ -351,21 +351,32 @@ fn no_monitor_passes_exactly_runcs_argv() {
     }
 }
 
-#[test]
-fn the_monitor_adds_only_a_private_pid_file_and_reaps_the_init() {
+/// A fake that, as runc does, writes the init's pid into `--pid-file` (when
+/// given one) and leaves the init behind, exiting with `code` after a
+/// moment; the monitor (a subreaper) reaps it. `first` runs before.
+fn fake_leaving_an_init(first: &str, code: i32) -> (Fake, PathBuf) {
     let fake = Fake::new();
     fake.bundle("b");
     let root = fake.cwd.path().join("root");
-    // As runc does: write the init's pid into --pid-file and leave the init
-    // behind when it exits; the monitor (a subreaper) reaps it.
     fake.set(
         "script",
-        r#"pf=""; prev=""
+        format!(
+            r#"pf=""; prev=""
 for a in "$@"; do [ "$prev" = --pid-file ] && pf="$a"; prev="$a"; done
-sh -c 'sleep 0.3; exit 3' </dev/null >/dev/null 2>&1 &
-echo $! >"$pf"
-"#,
+if [ -n "$pf" ]; then
+  {first}
+  sh -c 'sleep 0.3; exit {code}' </dev/null >/dev/null 2>&1 &
+  echo $! >"$pf"
+fi
+"#
+        ),
     );
+    (fake, root)
+}
+
+#[test]
+fn the_monitor_adds_only_a_private_pid_file_and_reaps_the_init() {
+    let (fake, root) = fake_leaving_an_init(":", 3);
     let root_s = root.to_str().unwrap();
     let argv = fake.argv_of(&["--debug", "--root", root_s, "run", "-d", "-b", "b", "r1"]);
     assert_eq!(argv.len(), 10, "{argv:?}");
@@ -394,6 +405,38 @@ echo $! >"$pf"
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+}
+
+#[test]
+fn capture_adds_nothing_to_the_runtimes_argv_and_logs_its_stdout_and_stderr() {
+    // The runtime's stdout and stderr are the container's (runc passes
+    // them on): with --capture, pipes the monitor reads into the log.
+    let (fake, root) = fake_leaving_an_init("echo from-stdout; echo from-stderr >&2", 0);
+    let root_s = root.to_str().unwrap();
+    let run = |id: &str, capture: bool| {
+        // (--log: no private log, whose /proc/PID/fd/N path differs.)
+        let mut words = vec!["--root", root_s, "--log", "l.log", "run", "-d"];
+        words.extend(capture.then_some("--capture"));
+        words.extend(["-b", "b", id]);
+        let argv = fake.argv_of(&words);
+        // The private pid file's path names the container.
+        argv.into_iter()
+            .map(|a| a.replace(id, "ID"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run("c1", true), run("c2", false));
+    fake.cmd()
+        .args(["--root", root_s, "wait", "c1"])
+        .assert()
+        .code(0);
+    let out = fake
+        .cmd()
+        .args(["--root", root_s, "logs", "c1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-stdout\n");
+    assert_eq!(stderr_of(&out), "from-stderr\n");
 }
 
 #[test]

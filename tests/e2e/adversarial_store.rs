@@ -401,10 +401,10 @@ fn a_second_sigterm_aborts_and_says_what_it_leaves_which_the_next_run_recovers()
 }
 
 /// A tmpfs of `size`, unmounted on drop.
-struct SmallDisk(PathBuf);
+pub(crate) struct SmallDisk(pub PathBuf);
 
 impl SmallDisk {
-    fn new(path: &Path, size: &str) -> SmallDisk {
+    pub(crate) fn new(path: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(path).unwrap();
         let ok = StdCommand::new("mount")
             .args([

@@ -184,6 +184,23 @@ fn every_commands_json_from_real_runc_matches_its_schema() {
     let chunk = checked(&env, "logs", &["logs", &web]);
     assert!(chunk["output"].as_str().unwrap().contains("hi"), "{chunk}");
     checked(&env, "delete", &["delete", &web]);
+    // ocictl's own log: each record with its time and stream.
+    let said = env.bundle(&["sh", "-c", "echo hi >&2"]);
+    let cap = unique_id("contract-cap");
+    checked(
+        &env,
+        "run",
+        &["run", "-d", "--capture", "-b", said.to_str().unwrap(), &cap],
+    );
+    checked_exit(&env, "wait", &["wait", &cap], 0);
+    let record = checked(&env, "logs", &["logs", &cap]);
+    assert_eq!(
+        (&record["output"], &record["stream"]),
+        (&"hi\n".into(), &"stderr".into()),
+        "{record}"
+    );
+    assert!(record["timestamp"].is_string(), "{record}");
+    checked(&env, "delete", &["delete", &cap]);
 
     checked(&env, "version", &["version"]);
     checked(&env, "features", &["features"]);

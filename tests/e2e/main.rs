@@ -29,6 +29,7 @@ mod inspect;
 mod leaks;
 mod lifecycle;
 mod load;
+mod logs;
 mod monitor;
 mod monitor_rule;
 mod observe_e2e;
