@@ -29,44 +29,96 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A parsed command line: the typed value, plus the two facts about it
+/// that the typed value cannot tell.
+#[derive(Debug)]
+pub struct Parsed {
+    pub cli: Cli,
+    /// The subcommand's own name (`list` for `ls`).
+    pub subcommand: String,
+    /// Which of the options that the environment can also give were on the
+    /// command line.
+    pub given: Given,
+}
+
+/// The global options that were given on the command line (not defaulted):
+/// those OCICTL_* can set, which the environment must not override, and
+/// `--format`, whose being chosen changes what `events` prints.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Given {
+    pub runtime: bool,
+    pub root: bool,
+    pub timeout: bool,
+    pub monitor: bool,
+    pub format: bool,
+}
+
 impl Cli {
-    /// Parse the process's arguments. Returns the matches too, for asking
-    /// where a value came from.
+    /// Parse the process's arguments, then take the environment's values
+    /// for the options the command line did not give.
     ///
-    /// Parsing uses a command line whose subcommands are built only when
-    /// used (clap's `defer`): a call pays for the definitions of its own
-    /// subcommand, not all 28, which is most of ocictl's start-up time.
-    /// `Cli::command()` (help, completions, man pages) builds everything;
-    /// a test checks that both describe the same command line.
-    ///
-    /// runc's spellings (`-pid-file`, `-v`) are rewritten first
-    /// ([`crate::long_flags`]), from the root's flags and those of the one
-    /// subcommand named, which is then parsed already built.
-    pub fn parse_with_matches() -> Result<(Cli, clap::ArgMatches), clap::Error> {
-        let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
+    /// The common shape of a hot command (`state ID`, `kill ID 9`, `list`,
+    /// `-v`, with runc callers' global flags) is parsed by hand
+    /// ([`crate::hand_parser`]); anything else, and anything the hand parser
+    /// is not sure of, by clap ([`parse_with_clap`]). A property test checks
+    /// that whenever the hand parser answers, clap gives the same value.
+    pub fn parse() -> Result<Parsed, clap::Error> {
         let args = bare_rootless_means_true(std::env::args_os().collect());
-        let (args, built) = runc_spellings(args, &root);
-        // With the subcommand known, parse with it alone: clap copies every
-        // global option into every subcommand it holds, deferred or not.
-        let built = built.or_else(|| {
-            let index = subcommand_named(&args, &root)?;
-            let sub = &crate::commands::SUBCOMMANDS[index];
-            Some((index, (sub.build)(clap::Command::new(sub.name))))
-        });
-        let only_built = built.is_some();
-        let matches =
-            match parsing_command_with(root, built, only_built).try_get_matches_from(&args) {
-                Ok(matches) => matches,
-                // Help and usage errors list the subcommands with their
-                // summaries, which only the full definition has: parse again
-                // with it (a rare path, so its cost does not matter). A word
-                // taken for the subcommand that was not one ends here too.
-                Err(_) => full_command().try_get_matches_from(&args)?,
-            };
-        let mut cli = Cli::from_arg_matches(&matches)?;
-        cli.global.apply_environment(&matches)?;
-        Ok((cli, matches))
+        let mut parsed = match crate::hand_parser::parse(&args) {
+            Some(parsed) => parsed,
+            None => parse_with_clap(args)?,
+        };
+        parsed.cli.global.apply_environment(&parsed.given)?;
+        Ok(parsed)
     }
+}
+
+/// Parse `args` (after [`bare_rootless_means_true`]) with clap, which is
+/// the authority: help, errors and every spelling the hand parser leaves.
+///
+/// Parsing uses a command line whose subcommands are built only when
+/// used (clap's `defer`): a call pays for the definitions of its own
+/// subcommand, not all 28. `Cli::command()` (help, completions, man pages)
+/// builds everything; a test checks that both describe the same command
+/// line.
+///
+/// runc's spellings (`-pid-file`, `-v`) are rewritten first
+/// ([`crate::long_flags`]), from the root's flags and those of the one
+/// subcommand named, which is then parsed already built.
+pub fn parse_with_clap(args: Vec<std::ffi::OsString>) -> Result<Parsed, clap::Error> {
+    let root = GlobalOpts::augment_args(clap::Command::new("ocictl"));
+    let (args, built) = runc_spellings(args, &root);
+    // With the subcommand known, parse with it alone: clap copies every
+    // global option into every subcommand it holds, deferred or not.
+    let built = built.or_else(|| {
+        let index = subcommand_named(&args, &root)?;
+        let sub = &crate::commands::SUBCOMMANDS[index];
+        Some((index, (sub.build)(clap::Command::new(sub.name))))
+    });
+    let only_built = built.is_some();
+    let matches = match parsing_command_with(root, built, only_built).try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        // Help and usage errors list the subcommands with their
+        // summaries, which only the full definition has: parse again
+        // with it (a rare path, so its cost does not matter). A word
+        // taken for the subcommand that was not one ends here too.
+        Err(_) => full_command().try_get_matches_from(&args)?,
+    };
+    let cli = Cli::from_arg_matches(&matches)?;
+    let on_command_line =
+        |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    let given = Given {
+        runtime: on_command_line("runtime"),
+        root: on_command_line("root"),
+        timeout: on_command_line("timeout"),
+        monitor: on_command_line("monitor"),
+        format: on_command_line("format"),
+    };
+    Ok(Parsed {
+        cli,
+        subcommand: matches.subcommand_name().unwrap_or_default().to_string(),
+        given,
+    })
 }
 
 /// `args` with runc's spellings rewritten (`root` has the global flags),
@@ -142,7 +194,7 @@ pub fn full_command() -> clap::Command {
 /// false`), so clap would take the next word for it: `ocictl --rootless
 /// list` means `--rootless=true list`. Only words before the subcommand's
 /// first operand are looked at, so a container's own argv is never touched.
-fn bare_rootless_means_true(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn bare_rootless_means_true(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let mut words_seen = 0;
     let mut i = 1;
     while i < args.len() {
@@ -234,7 +286,7 @@ const ROOT_AFTER_HELP: &str = "Run `ocictl COMMAND --help` for a command's flags
 pub struct GlobalOpts {
     /// The runtime binary: a name looked up on PATH, or a path [env:
     /// OCICTL_RUNTIME].
-    #[arg(long, global = true, default_value = "runc", value_name = "NAME|PATH")]
+    #[arg(long, global = true, default_value = DEFAULT_RUNTIME, value_name = "NAME|PATH")]
     pub runtime: PathBuf,
 
     /// Root directory for the runtime's container state (runc's default:
@@ -334,14 +386,37 @@ pub struct GlobalOpts {
     pub format_from_env: bool,
 }
 
+/// The runtime a bare `ocictl` call drives.
+pub const DEFAULT_RUNTIME: &str = "runc";
+
 impl GlobalOpts {
+    /// The options when none is given: clap's defaults (the hand parser
+    /// starts from these; its property test checks they are clap's).
+    pub fn defaults() -> GlobalOpts {
+        GlobalOpts {
+            runtime: DEFAULT_RUNTIME.into(),
+            root: None,
+            debug: false,
+            log: None,
+            log_format: None,
+            systemd_cgroup: false,
+            rootless: None,
+            criu: None,
+            pdeath_signal: None,
+            setpgid: false,
+            monitor: MonitorMode::Auto,
+            timeout: parse_timeout_arg(DEFAULT_TIMEOUT).expect("the default timeout parses"),
+            format: Format::Table,
+            format_from_env: false,
+        }
+    }
+
     /// Take OCICTL_RUNTIME, OCICTL_ROOT, OCICTL_TIMEOUT and OCICTL_FORMAT
     /// for the options the command line did not give. A bad value is a
     /// usage error that names the variable.
-    fn apply_environment(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
-        use clap::parser::ValueSource;
-        let from_env = |id: &str, var: &str| -> Option<String> {
-            if matches.value_source(id) == Some(ValueSource::CommandLine) {
+    fn apply_environment(&mut self, given: &Given) -> Result<(), clap::Error> {
+        let from_env = |given: bool, var: &str| -> Option<String> {
+            if given {
                 return None;
             }
             std::env::var(var).ok().filter(|v| !v.is_empty())
@@ -355,17 +430,17 @@ impl GlobalOpts {
                 ),
             )
         };
-        if let Some(v) = from_env("runtime", "OCICTL_RUNTIME") {
+        if let Some(v) = from_env(given.runtime, "OCICTL_RUNTIME") {
             self.runtime = v.into();
         }
-        if let Some(v) = from_env("root", "OCICTL_ROOT") {
+        if let Some(v) = from_env(given.root, "OCICTL_ROOT") {
             self.root = Some(parse_root_arg(&v).map_err(|why| invalid("OCICTL_ROOT", &v, why))?);
         }
-        if let Some(v) = from_env("timeout", "OCICTL_TIMEOUT") {
+        if let Some(v) = from_env(given.timeout, "OCICTL_TIMEOUT") {
             self.timeout =
                 parse_timeout_arg(&v).map_err(|why| invalid("OCICTL_TIMEOUT", &v, why))?;
         }
-        if let Some(v) = from_env("monitor", "OCICTL_MONITOR") {
+        if let Some(v) = from_env(given.monitor, "OCICTL_MONITOR") {
             self.monitor = <MonitorMode as clap::ValueEnum>::from_str(&v, true).map_err(|_| {
                 invalid(
                     "OCICTL_MONITOR",
@@ -374,7 +449,7 @@ impl GlobalOpts {
                 )
             })?;
         }
-        if let Some(v) = from_env("format", "OCICTL_FORMAT") {
+        if let Some(v) = from_env(given.format, "OCICTL_FORMAT") {
             self.format = <Format as clap::ValueEnum>::from_str(&v, true)
                 .map_err(|_| invalid("OCICTL_FORMAT", &v, "it must be table or json".into()))?;
             self.format_from_env = true;

@@ -7,6 +7,7 @@ mod commands;
 mod completion;
 mod contract;
 mod exit_code;
+mod hand_parser;
 mod help;
 mod long_flags;
 mod output;
@@ -17,15 +18,14 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     completion::complete_if_asked();
-    let (cli, matches) =
-        cli::Cli::parse_with_matches().unwrap_or_else(|err| report::exit_on_usage_error(err));
+    let cli::Parsed {
+        cli,
+        subcommand,
+        given,
+    } = cli::Cli::parse().unwrap_or_else(|err| report::exit_on_usage_error(err));
     // Where runc prints JSON (events), a script that did not ask for a
     // format gets runc's shape; a person at a terminal gets readable lines.
-    let format_chosen = cli.global.format_from_env
-        || !matches!(
-            matches.value_source("format"),
-            None | Some(clap::parser::ValueSource::DefaultValue)
-        );
+    let format_chosen = cli.global.format_from_env || given.format;
     init_tracing(cli.global.debug);
     let format = cli.global.format;
     let runc = cli.global.runc().unwrap_or_else(|message| {
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     // `list -f json` and `ps -f json` report their errors as JSON too.
     let error_format = cli.command.own_format().unwrap_or(format);
     let about = report::About {
-        command: matches.subcommand_name().unwrap_or_default().to_string(),
+        command: subcommand,
         container: cli.command.container(),
     };
     let code = match cli.command.run(&ctx) {

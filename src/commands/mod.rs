@@ -41,6 +41,11 @@ use ocictl::runtime::{ContainerId, Runtime};
 
 use crate::output::{self, Format};
 
+/// The arguments of the hot commands, which [`crate::hand_parser`] builds.
+pub use self::{
+    kill::Kill, list::List, pause::Pause, ps::Ps, resume::Resume, state::State, version::Version,
+};
+
 /// What every command gets: the configured driver and the output format.
 pub struct Context {
     pub runc: Runtime,

@@ -12,7 +12,7 @@ pub struct Version {
     /// As `runc -v` (what `ocictl -v` and `--version` become): the
     /// runtime's own lines as it prints them, then one line for ocictl.
     #[arg(long, hide = true)]
-    runtime_lines: bool,
+    pub runtime_lines: bool,
 }
 
 impl Version {

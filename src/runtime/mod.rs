@@ -190,7 +190,11 @@ impl Runtime {
         cmd.args(&argv.0[1..]);
         // A runtime that sees NOTIFY_SOCKET hands the container systemd's
         // notify socket: only right when systemd started ocictl for that.
-        cmd.env_remove("NOTIFY_SOCKET");
+        // Removed only when set: any change to the environment makes the
+        // spawn copy all of it first.
+        if std::env::var_os("NOTIFY_SOCKET").is_some() {
+            cmd.env_remove("NOTIFY_SOCKET");
+        }
         if !self.debug {
             for (k, v) in self.flavor_hint().child_env() {
                 cmd.env(k, v);
