@@ -301,11 +301,19 @@ impl<'a> HandParser<'a> {
             (Hot::Resume, 1) => Command::Resume(commands::Resume {
                 id: id(ops.first())?,
             }),
-            (Hot::Kill, 1 | 2) => Command::Kill(commands::Kill {
-                all: short.all.unwrap_or(false),
-                id: id(ops.first())?,
-                signal: ops.get(1).copied().unwrap_or("TERM").parse().ok()?,
-            }),
+            // Only runc's shape, `kill ID [SIGNAL]` with a valid ID and
+            // signal; several IDs and `-s` are clap's.
+            (Hot::Kill, 1 | 2) => {
+                id(ops.first())?;
+                if let Some(signal) = ops.get(1) {
+                    signal.parse::<Signal>().ok()?;
+                }
+                Command::Kill(commands::Kill {
+                    all: short.all.unwrap_or(false),
+                    signal_flag: None,
+                    targets: ops.iter().map(OsString::from).collect(),
+                })
+            }
             (Hot::List, 0) => Command::List(commands::List {
                 format_short: short.format,
                 quiet: short.quiet.unwrap_or(false),
@@ -636,6 +644,7 @@ mod tests {
             3 => prop_oneof![
                 one("state"), one("kill"), one("list"), one("ls"), one("pause"),
                 one("resume"), one("ps"), one("version"), one("delete"), one("stats"),
+                one("stop"), one("inspect"),
             ],
             3 => prop_oneof![
                 one("c1"), one("web-1"), one("a.b"), one("-c"), one("..a"), one("9"),
@@ -645,7 +654,8 @@ mod tests {
             2 => prop_oneof![
                 one("-a"), one("-q"), one("-aq"), one("-v"), one("--version"), one("-V"),
                 one("--help"), one("-h"), one("--"), one("-"), one("--nope"),
-                pair("-f", "json"), one("-fjson"), pair("-o", "pid"),
+                pair("-f", "json"), one("-fjson"), pair("-o", "pid"), pair("-s", "TERM"),
+                pair("--signal", "9"),
             ],
         ]
     }
