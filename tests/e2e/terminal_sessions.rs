@@ -247,17 +247,41 @@ impl Tmux {
         panic!("tmux never showed {needle:?}:\n{}", self.screen());
     }
 
-    /// The processes on the pane's terminal, as `ps` states (R, S, T…).
+    /// The pane's shell and everything it started, with their `ps`
+    /// states (R, S, T…). Not `ps -t`: a container's pty in its own devpts
+    /// instance has the same device number as the host's pty of that
+    /// index, so another test's stopped container process could match.
     fn states(&self) -> Vec<(String, String)> {
-        let tty = self.tmux(&["display", "-p", "-t", "t", "#{pane_tty}"]);
-        let out = StdCommand::new("ps")
-            .args(["-o", "stat=,comm=", "-t", tty.trim()])
-            .output()
+        let shell: i32 = self
+            .tmux(&["display", "-p", "-t", "t", "#{pane_pid}"])
+            .trim()
+            .parse()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.trim().split_once(' '))
-            .map(|(s, c)| (s.to_string(), c.trim().to_string()))
+        // (pid, ppid, state, comm) of every process.
+        let all: Vec<(i32, i32, String, String)> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let (head, rest) = stat.rsplit_once(')')?;
+                let comm = head.split_once('(')?.1.to_string();
+                let mut fields = rest.split_whitespace();
+                let state = fields.next()?.to_string();
+                let ppid = fields.next()?.parse().ok()?;
+                Some((pid, ppid, state, comm))
+            })
+            .collect();
+        let mut tree = vec![shell];
+        let mut i = 0;
+        while i < tree.len() {
+            let parent = tree[i];
+            tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+            i += 1;
+        }
+        all.into_iter()
+            .filter(|p| tree.contains(&p.0))
+            .map(|(_, _, state, comm)| (state, comm))
             .collect()
     }
 }
