@@ -416,7 +416,12 @@ fn spawn_and_wait(program: &Path, runtime: &Runtime, job: &Job, claim: &Claim) -
         }
         if report_ready {
             return match protocol::receive::<Report>(&mut ours, 0) {
-                Ok((report, _)) => Ok(report),
+                Ok((report, _)) => {
+                    if !matches!(report, Report::Up { .. }) {
+                        await_exit(&ours);
+                    }
+                    Ok(report)
+                }
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(Error::Invalid(
                     "the shim exited without reporting whether the container started \
                      (`ocictl state ID` tells; --no-monitor runs the runtime directly)"
@@ -424,6 +429,36 @@ fn spawn_and_wait(program: &Path, runtime: &Runtime, job: &Job, claim: &Claim) -
                 )),
                 Err(e) => Err(Error::io("cannot read the shim's report", e)),
             };
+        }
+    }
+}
+
+/// A shim that reported a failure exits at once: wait (at most 2 s) for
+/// its end of the socket to close, so the command returns with nothing of
+/// the failed container left behind, its shim included.
+fn await_exit(stream: &UnixStream) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut buf = [0u8; 64];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        if ms == 0 {
+            return;
+        }
+        let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => return,
+            Ok(_) => match nix::sys::socket::recv(
+                stream.as_raw_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+            ) {
+                Ok(0) => return,
+                Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            },
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
         }
     }
 }
