@@ -215,7 +215,9 @@ fn timeout_ends_the_runtime_and_its_children() {
             cmd.arg("--setpgid");
         }
         let out = cmd
-            .args(["--timeout", "1s", "state", "c"])
+            // Long enough for the script to start its child on a loaded
+            // machine (the child file is read below).
+            .args(["--timeout", "3s", "state", "c"])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(124), "{out:?}");
