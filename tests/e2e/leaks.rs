@@ -68,8 +68,20 @@ impl Private {
     }
 
     /// The pid of the container's process, from `state`.
+    /// The container's init, once it runs the container's program: runc
+    /// reports "running" while its init (`runc:[2:INIT]`, holding runc's
+    /// own fds) may not have exec'd yet.
     fn pid(&self, id: &str) -> i32 {
-        self.env.state(id)["pid"].as_i64().unwrap() as i32
+        let pid = self.env.state(id)["pid"].as_i64().unwrap() as i32;
+        common::wait_until(
+            "the container's init to exec its program",
+            std::time::Duration::from_secs(30),
+            || {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| !comm.starts_with("runc"))
+            },
+        );
+        pid
     }
 
     /// Nothing left: no temp file, no container, no ocictl or runc process
