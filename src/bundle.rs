@@ -328,13 +328,27 @@ impl PrivateBundle {
     }
 }
 
+/// How the private directory of a copy for a foreground run is named
+/// (under $XDG_RUNTIME_DIR or the temp dir). It is gone when the run ends,
+/// and anyone could make a directory of that name then: nothing may name
+/// it for later use (see `systemd_unit`).
+pub const PRIVATE_COPY_PREFIX: &str = "ocictl-bundle-";
+
+/// Whether `dir` is (by its name) such a private copy.
+pub fn is_private_copy(dir: &Path) -> bool {
+    dir.file_name().is_some_and(|n| {
+        n.as_encoded_bytes()
+            .starts_with(PRIVATE_COPY_PREFIX.as_bytes())
+    })
+}
+
 impl BundleCopy {
     /// Write the copy to a new private directory, removed when dropped.
     pub fn write_private(&self) -> Result<PrivateBundle, BundleError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let config = self.bundle.join("config.json");
-        let dir = crate::runtime::console::private_dir("ocictl-bundle-").map_err(|source| {
+        let dir = crate::runtime::console::private_dir(PRIVATE_COPY_PREFIX).map_err(|source| {
             BundleError::Read {
                 path: config.clone(),
                 source,

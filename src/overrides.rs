@@ -57,7 +57,7 @@ fn env_key(key: &str) -> Result<String, String> {
             "the variable has no name: give KEY=VALUE (or KEY, to pass ocictl's own on)".into(),
         );
     }
-    if key.contains(['\0', '\n']) || key.chars().any(char::is_whitespace) {
+    if key.starts_with('-') || key.contains(['\0', '\n']) || key.chars().any(char::is_whitespace) {
         return Err(format!("{key:?} is not a variable name"));
     }
     Ok(key.to_string())
@@ -837,6 +837,8 @@ mod tests {
         assert_eq!("A".parse(), Ok(EnvArg::FromHost("A".into())));
         assert!("=1".parse::<EnvArg>().is_err());
         assert!("A B=1".parse::<EnvArg>().is_err());
+        // A replay of the canonical `--env K=V` would take it for a flag.
+        assert!("--user=1000".parse::<EnvArg>().is_err());
         let from = |k: &str| (k == "SET").then(|| "v".to_string());
         assert_eq!(
             EnvArg::FromHost("SET".into()).resolve(from),

@@ -107,6 +107,9 @@ enum Signalled {
     Waiting(Target),
 }
 
+/// The longest grace period honoured (a year).
+const MAX_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Stop every container in `ids` as `req` says: one result per ID, in
 /// the order given. A failure of one never keeps the others from being
 /// stopped.
@@ -114,7 +117,9 @@ pub fn stop(runtime: &Runtime, ids: &[ContainerId], req: &StopRequest) -> Vec<St
     let first = parallel::map(ids, parallel::RUNTIME_CALLS, |id| {
         signal_first(runtime, id, req.signal)
     });
-    let grace_end = Instant::now() + req.grace;
+    // A grace of years is as good as forever (and `Instant + Duration`
+    // would panic on overflow).
+    let grace_end = Instant::now() + req.grace.min(MAX_GRACE);
     let mut results: Vec<Option<StopOutcome>> = Vec::new();
     let mut targets = Vec::new();
     for (i, step) in first.into_iter().enumerate() {

@@ -102,6 +102,41 @@ pub struct UnitRequest {
     pub restart: RestartPolicy,
     /// The ocictl binary the unit runs (absolute).
     pub ocictl: PathBuf,
+    /// Write `--env` values into the unit itself. Without it only their
+    /// names are (a unit is world-readable: `systemctl show` prints its
+    /// command lines to anyone), and the values come from a root-only
+    /// EnvironmentFile the operator writes.
+    pub show_env: bool,
+}
+
+/// Where a unit without `show_env` reads its `--env` values.
+pub fn env_file(name: &str) -> String {
+    format!("/etc/ocictl/{}.env", name.trim_end_matches(".service"))
+}
+
+/// The override flags with each `--env K=V` cut to `--env K` (ocictl then
+/// takes K from its own environment), and the names cut.
+fn hide_env_values(flags: Vec<OsString>) -> (Vec<OsString>, Vec<String>) {
+    let mut out = Vec::with_capacity(flags.len());
+    let mut names = Vec::new();
+    let mut words = flags.into_iter();
+    while let Some(w) = words.next() {
+        let is_env = w == "--env" || w == "-e";
+        out.push(w);
+        if is_env {
+            if let Some(value) = words.next() {
+                let text = value.to_string_lossy().into_owned();
+                match text.split_once('=') {
+                    Some((key, _)) => {
+                        names.push(key.to_string());
+                        out.push(key.into());
+                    }
+                    None => out.push(value),
+                }
+            }
+        }
+    }
+    (out, names)
 }
 
 /// A generated unit: its file name and text.
@@ -144,6 +179,16 @@ pub fn generate(runtime: &Runtime, id: &ContainerId, req: &UnitRequest) -> Resul
             overrides: origin.overrides,
             terminal: origin.terminal,
         },
+        None if crate::bundle::is_private_copy(Path::new(&container.bundle)) => {
+            // A foreground run's temporary copy: removed when the run
+            // ends, after which any user could make a directory of that
+            // name for the unit to run as root; and its overrides are not
+            // recorded.
+            return Err(UnitError::Invalid(format!(
+                "container {id} runs from a temporary copy of its bundle ({}), made for a                  foreground run with -t or override flags, which is gone when the run ends:                  start it with `run -d` (its bundle and overrides are then recorded), or                  save the effective config with --print-config as a bundle of its own",
+                container.bundle
+            )));
+        }
         None => Recorded {
             bundle: PathBuf::from(&container.bundle),
             overrides: Vec::new(),
@@ -249,7 +294,11 @@ pub fn render(
         None => (recorded.overrides.as_slice(), &[][..]),
     };
     let os = |words: &[String]| -> Vec<OsString> { words.iter().map(OsString::from).collect() };
-    let (flags, cmd) = (os(flags), os(cmd));
+    let (mut flags, cmd) = (os(flags), os(cmd));
+    let mut hidden_env = Vec::new();
+    if !req.show_env {
+        (flags, hidden_env) = hide_env_values(flags);
+    }
     let start = match &req.start {
         Start::Run => {
             let mut words: Vec<&OsStr> = vec!["run".as_ref(), "--bundle".as_ref(), bundle];
@@ -298,13 +347,23 @@ pub fn render(
              # state. The bundle is the user's: override flags of the first run are not in it."
         );
     }
+    if !hidden_env.is_empty() {
+        let _ = writeln!(
+            text,
+            "# The values of --env {} are not written here (anyone can read a unit's\n\
+             # command lines): put them, one KEY=VALUE a line, in {} (root's, mode\n\
+             # 0600), or make the unit with --show-env.",
+            hidden_env.join(", "),
+            env_file(&name)
+        );
+    }
     text.push_str("\n[Unit]\n");
     let _ = writeln!(text, "Description=OCI container {id} (ocictl)");
     text.push_str("Wants=network-online.target\nAfter=network-online.target\n");
     text.push_str("\n[Service]\nType=exec\n");
     let _ = writeln!(text, "Restart={}", req.restart.name());
     // stop's grace, then its SIGKILL and the runtime's delete.
-    let _ = writeln!(text, "TimeoutStopSec={}", req.stop_time + 60);
+    let _ = writeln!(text, "TimeoutStopSec={}", req.stop_time.saturating_add(60));
     let force_delete: [&OsStr; 3] = ["delete".as_ref(), "--force".as_ref(), id_word];
     let _ = writeln!(text, "ExecStartPre={}", command("-", &force_delete));
     let _ = writeln!(text, "ExecStart={start}");
@@ -317,6 +376,9 @@ pub fn render(
         )
     );
     let _ = writeln!(text, "ExecStopPost={}", command("-", &force_delete));
+    if !hidden_env.is_empty() {
+        let _ = writeln!(text, "EnvironmentFile={}", env_file(&name));
+    }
     text.push_str("KillMode=mixed\n");
     // SIGTERM from `stop` ends the container with 143: a clean stop.
     text.push_str("SuccessExitStatus=143\n");
@@ -460,6 +522,7 @@ mod tests {
             stop_time: 10,
             restart: RestartPolicy::OnFailure,
             ocictl: "/usr/bin/ocictl".into(),
+            show_env: true,
         }
     }
 
@@ -508,6 +571,25 @@ mod tests {
         assert_eq!(line(text, "Restart="), "on-failure");
         assert_eq!(line(text, "TimeoutStopSec="), "70");
         assert_eq!(line(text, "Type="), "exec");
+        assert!(!text.contains("EnvironmentFile="), "{text}");
+
+        // By default the values stay out of the unit: names only, the
+        // values from a root-only file.
+        let hidden = UnitRequest {
+            show_env: false,
+            ..request(Start::Run)
+        };
+        let text = render(&globals, &id, &recorded, &hidden).unwrap().text;
+        assert!(!text.contains("1 2"), "{text}");
+        assert_eq!(
+            line(&text, "ExecStart="),
+            "/usr/bin/ocictl --root /run/x run --bundle \"/srv/my web\" --env A \
+             --memory 64M web -- sh -c \"echo $$HOME\""
+        );
+        assert_eq!(
+            line(&text, "EnvironmentFile="),
+            "/etc/ocictl/ocictl-web.env"
+        );
     }
 
     #[test]

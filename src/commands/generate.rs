@@ -44,6 +44,7 @@ pub struct Systemd {
     /// Seconds `ocictl stop` waits after SIGTERM before SIGKILL (the unit's
     /// TimeoutStopSec is 60 more).
     #[arg(short, long, default_value_t = 10, value_name = "SECONDS")]
+    #[arg(value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub time: u64,
 
     /// systemd's Restart= for the service.
@@ -62,6 +63,13 @@ pub struct Systemd {
     /// The image root `checkpoint --image-root` writes (with --restore).
     #[arg(long, value_name = "DIR", requires = "restore", value_hint = clap::ValueHint::DirPath)]
     pub image_root: Option<PathBuf>,
+
+    /// Write the values of --env overrides into the unit. Without it the
+    /// unit names only the variables and reads their values from
+    /// /etc/ocictl/ocictl-ID.env (a unit's command lines are readable by
+    /// every user).
+    #[arg(long)]
+    pub show_env: bool,
 
     /// The container's ID.
     #[arg(add = crate::completion::any_container())]
@@ -105,6 +113,7 @@ impl Systemd {
         let req = UnitRequest {
             start,
             stop_time: self.time,
+            show_env: self.show_env,
             restart: self.restart_policy,
             ocictl,
         };

@@ -234,3 +234,69 @@ fn an_unknown_container_has_no_unit() {
         "{err}"
     );
 }
+
+/// A unit never names a foreground run's temporary bundle copy (gone when
+/// the run ends; anyone could make a directory of that name then), and
+/// keeps `--env` values out of its world-readable command lines.
+#[test]
+fn units_never_name_a_temporary_copy_nor_carry_env_values() {
+    let env = Env::new();
+    let bundle = env.bundle(&["sleep", "1000"]);
+    let id = unique_id("unit-fg");
+    let mut fg = env
+        .std_cmd()
+        .args(["run", "-e", "SECRET=hunter2", "-b"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    env.wait_status(&id, "running");
+    let out = env
+        .cmd()
+        .args(["generate", "systemd", &id])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("temporary copy") && stderr.contains("run -d"),
+        "{stderr}"
+    );
+    assert!(out.get_output().stdout.is_empty());
+    env.cmd().args(["kill", &id, "KILL"]).assert().success();
+    let _ = fg.wait();
+
+    let id = unique_id("unit-env");
+    let run = env.run_detached(args![
+        "run",
+        "-d",
+        "-e",
+        "SECRET=hunter2",
+        "--memory",
+        "64M",
+        "-b",
+        bundle,
+        id
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let units = env.dir.path().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let (path, text) = generated(&env, &common::ocictl_path(), &[&id], &units);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        line(&text, "ExecStart=").contains("--env SECRET --memory 64M"),
+        "{text}"
+    );
+    let env_file = line(&text, "EnvironmentFile=");
+    assert_eq!(env_file, format!("/etc/ocictl/ocictl-{id}.env"));
+    assert_verifies(&path);
+    // Asked for: the values are written in.
+    let (_, shown) = generated(&env, &common::ocictl_path(), &["--show-env", &id], &units);
+    assert!(
+        line(&shown, "ExecStart=").contains("--env SECRET=hunter2"),
+        "{shown}"
+    );
+    assert!(!shown.contains("EnvironmentFile="), "{shown}");
+}
