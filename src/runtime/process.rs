@@ -137,12 +137,31 @@ pub(crate) fn capture(
 fn kill_tree(root: Pid, own_group: bool) {
     let mut found = Vec::new();
     let mut stack = vec![root];
-    while let Some(pid) = stack.pop() {
-        if found.contains(&pid) || kill(pid, NixSignal::SIGSTOP).is_err() {
-            continue;
+    // SIGSTOP takes effect later than kill() returns: a process caught in
+    // the middle of a fork can still add a child after its list was read.
+    // So walk again once every process found has really stopped, until a
+    // walk finds nobody new (bounded: a fork bomb is not chased forever).
+    for _ in 0..5 {
+        let before = found.len();
+        while let Some(pid) = stack.pop() {
+            if found.contains(&pid) || kill(pid, NixSignal::SIGSTOP).is_err() {
+                continue;
+            }
+            found.push(pid);
+            stack.extend(children_of(pid));
         }
-        found.push(pid);
-        stack.extend(children_of(pid));
+        if found.len() == before && before > 0 {
+            break;
+        }
+        let deadline = Instant::now() + Duration::from_millis(200);
+        for &pid in &found {
+            while !has_stopped(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for &pid in &found {
+            stack.extend(children_of(pid));
+        }
     }
     if own_group {
         let _ = nix::sys::signal::killpg(root, NixSignal::SIGKILL);
@@ -150,6 +169,17 @@ fn kill_tree(root: Pid, own_group: bool) {
     for pid in found {
         let _ = kill(pid, NixSignal::SIGKILL);
     }
+}
+
+/// Whether `pid` is stopped, a zombie or gone (from /proc/PID/stat).
+fn has_stopped(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("T" | "t" | "Z" | "X") | None)
 }
 
 /// A process's children, from /proc/PID/task/*/children.
