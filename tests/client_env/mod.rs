@@ -163,26 +163,31 @@ impl Sandbox {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("test dir");
         // A checkout under /tmp (the binary, this dir) would be hidden by
-        // the fresh /tmp: its top directory is bound back in from the
-        // test's own view (/proc/PPID/root: unshare execs sh, so its parent
-        // is this test).
+        // the fresh /tmp: its top directory is bound aside first and moved
+        // back in after.
         let keep = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .strip_prefix("/tmp")
             .ok()
             .and_then(|rest| rest.components().next())
             .map(|top| Path::new("/tmp").join(top));
-        let rebind = match &keep {
-            Some(top) => format!(
-                " && mkdir -p '{0}' && mount --bind \"/proc/$PPID/root{0}\" '{0}'",
-                top.display()
+        let (aside, back) = match &keep {
+            Some(top) => (
+                format!(
+                    " && mkdir /run/.checkout && mount --bind '{}' /run/.checkout",
+                    top.display()
+                ),
+                format!(
+                    " && mkdir -p '{0}' && mount --move /run/.checkout '{0}' && rmdir /run/.checkout",
+                    top.display()
+                ),
             ),
-            None => String::new(),
+            None => (String::new(), String::new()),
         };
         let mut holder = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(format!(
-                "mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /dev/shm && \
-                 mount -t tmpfs tmpfs /tmp{rebind} && echo ready && exec sleep 1800"
+                "mount -t tmpfs tmpfs /run{aside} && mount -t tmpfs tmpfs /dev/shm && \
+                 mount -t tmpfs tmpfs /tmp{back} && echo ready && exec sleep 1800"
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
