@@ -1,5 +1,13 @@
 //! `ocictl`: parse the command line, start tracing, dispatch, and turn the
 //! outcome into an exit code.
+//!
+//! The entry point is ocictl's own C `main` rather than std's: std's start-up
+//! reads /proc/self/maps (a sixth of a plain `ocictl state`'s instructions)
+//! only to name the main thread's stack in a stack-overflow message. What
+//! else std's start does is done here: fds 0-2 opened on /dev/null when
+//! closed, SIGPIPE ignored (children still get the default, as from std),
+//! a panic caught and exit 101, stdout flushed at the end.
+#![cfg_attr(not(test), no_main)]
 
 mod assets;
 mod cli;
@@ -14,9 +22,45 @@ mod output;
 mod progress;
 mod report;
 
-use std::process::ExitCode;
+use std::io::Write as _;
 
-fn main() -> ExitCode {
+/// The process entry point (see the module doc). (A test build has the
+/// test harness's main instead.)
+#[cfg_attr(not(test), unsafe(no_mangle))]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    open_missing_stdio();
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // std's arguments come from glibc's init array, not from this main.
+    let code = std::panic::catch_unwind(ocictl_main).unwrap_or(101);
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// A closed fd 0, 1 or 2 is opened on /dev/null, as std's start-up does, so
+/// that no file ocictl opens later becomes its stdout by accident.
+fn open_missing_stdio() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll on a valid array of three pollfds, no wait.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pfd in fds {
+        if pfd.revents & libc::POLLNVAL != 0 {
+            // SAFETY: open(2) with a constant path; the lowest free fd, the
+            // closed one, is taken.
+            if unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } < 0 {
+                std::process::abort();
+            }
+        }
+    }
+}
+
+fn ocictl_main() -> i32 {
     completion::complete_if_asked();
     let cli::Parsed {
         cli,
@@ -58,7 +102,7 @@ fn main() -> ExitCode {
             code
         }
     };
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    i32::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Tracing goes to stderr, only when asked for (`--debug` or `RUST_LOG`), so
