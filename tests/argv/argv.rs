@@ -284,6 +284,42 @@ fn run_passes_every_flag() {
     );
 }
 
+/// Started with fds 0-2 closed (by a careless supervisor), ocictl opens
+/// them on /dev/null before anything else, as std's start-up did: a file
+/// of its own (here the runtime's private log) never becomes its stdin,
+/// stdout or stderr.
+#[test]
+fn closed_stdio_is_opened_on_dev_null_before_anything_else() {
+    use std::os::unix::process::CommandExt as _;
+    let fake = Fake::new();
+    fake.bundle("b");
+    let given = fake.cmd();
+    let mut cmd = std::process::Command::new(given.get_program());
+    cmd.args(given.get_args())
+        .args(["create", "--no-monitor", "-b", "b", "c1"])
+        .current_dir(fake.cwd.path());
+    for (k, v) in given.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    // SAFETY: close(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    let argv = fake.argv();
+    assert_eq!(argv[0], "--log", "{argv:?}");
+    let fd: u32 = argv[1].rsplit('/').next().unwrap().parse().unwrap();
+    assert!(fd >= 3, "the private log took fd {fd}: {argv:?}");
+}
+
 #[test]
 fn create_and_run_get_a_private_json_log_unless_the_user_chose_one() {
     let fake = Fake::new();
