@@ -100,7 +100,7 @@ impl Bar {
         let _ = write!(stderr.lock(), "\r{shown}\x1b[K");
     }
 
-    /// `layer 1/3 0123456789ab [=====>      ] 12.5MiB/40MiB 5.1MiB/s 6s`
+    /// `layer 1/3 0123456789ab [=====>      ] 12.5MiB/40MiB 5MiB/s 6s left`
     fn line(&self, elapsed: Duration) -> String {
         // Integer arithmetic only: float rounding (ceil) would bring libm back.
         let total = u128::from(self.total.max(1));

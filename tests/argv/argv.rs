@@ -293,17 +293,8 @@ fn closed_stdio_is_opened_on_dev_null_before_anything_else() {
     use std::os::unix::process::CommandExt as _;
     let fake = Fake::new();
     fake.bundle("b");
-    let given = fake.cmd();
-    let mut cmd = std::process::Command::new(given.get_program());
-    cmd.args(given.get_args())
-        .args(["create", "--no-monitor", "-b", "b", "c1"])
-        .current_dir(fake.cwd.path());
-    for (k, v) in given.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    let mut cmd = common::std_command_of(&fake.cmd());
+    cmd.args(["create", "--no-monitor", "-b", "b", "c1"]);
     // SAFETY: close(2) is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {

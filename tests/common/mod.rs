@@ -580,10 +580,9 @@ impl Drop for ReadOnlyDir {
     }
 }
 
-/// `cmd` again, with fds 3 … 3+count-1 open in the child (on /dev/null,
-/// without close-on-exec), as a caller of `--preserve-fds N` provides them.
-pub fn with_inherited_fds(cmd: &Command, count: i32) -> Command {
-    use std::os::unix::process::CommandExt as _;
+/// The same program, arguments, environment and working directory as a
+/// std `Command` (for what assert_cmd's cannot do, such as `pre_exec`).
+pub fn std_command_of(cmd: &Command) -> StdCommand {
     let mut std_cmd = StdCommand::new(cmd.get_program());
     std_cmd.args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
@@ -595,6 +594,14 @@ pub fn with_inherited_fds(cmd: &Command, count: i32) -> Command {
     if let Some(dir) = cmd.get_current_dir() {
         std_cmd.current_dir(dir);
     }
+    std_cmd
+}
+
+/// `cmd` again, with fds 3 … 3+count-1 open in the child (on /dev/null,
+/// without close-on-exec), as a caller of `--preserve-fds N` provides them.
+pub fn with_inherited_fds(cmd: &Command, count: i32) -> Command {
+    use std::os::unix::process::CommandExt as _;
+    let mut std_cmd = std_command_of(cmd);
     let null = std::fs::File::open("/dev/null").unwrap();
     let raw = std::os::fd::IntoRawFd::into_raw_fd(null);
     // SAFETY: dup2 is async-signal-safe; the fds are the child's own.
