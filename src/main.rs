@@ -114,13 +114,32 @@ fn init_tracing(debug: bool) {
         _ if debug => "ocictl=debug".to_string(),
         _ => return,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(stderr_wants_colour())
-        .without_time()
-        .with_target(false)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(stderr_wants_colour())
+                .without_time()
+                .with_target(false),
+        )
+        .with(log_targets(&filter))
         .init();
+}
+
+/// `RUST_LOG`'s `target=level` directives (or a bare level), comma
+/// separated. A directive that does not parse is skipped with a warning
+/// naming it, and the rest still apply.
+fn log_targets(filter: &str) -> tracing_subscriber::filter::Targets {
+    let mut valid = Vec::new();
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match directive.parse::<tracing_subscriber::filter::Targets>() {
+            Ok(_) => valid.push(directive),
+            Err(err) => eprintln!("ocictl: RUST_LOG: ignoring `{directive}`: {err}"),
+        }
+    }
+    valid.join(",").parse().unwrap_or_default()
 }
 
 /// Whether stderr is a terminal and the user did not ask for no colour

@@ -19,12 +19,12 @@ pub enum Format {
     Json,
 }
 
-/// Print one JSON value on one line.
+/// Print one JSON value on one line. Each value is built whole and written
+/// with one write: stdout is line-buffered, and a reader never sees half.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    out.write_all(b"\n")?;
-    out.flush()
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    write_stdout(&line)
 }
 
 /// Print one JSON value on one line on stderr: the summary of a foreground
@@ -37,18 +37,24 @@ pub fn print_json_stderr<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
     err.flush()
 }
 
-/// Print a JSON value indented as runc indents it (`runc state`).
+/// Print a JSON value indented as runc indents it (`runc state`), in one
+/// write as [`print_json`] does.
 pub fn print_json_pretty<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.write_all(b"\n")?;
-    out.flush()
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    write_stdout(&text)
 }
 
 /// Print text as it is.
 pub fn print_text(text: &str) -> io::Result<()> {
+    write_stdout(text.as_bytes())
+}
+
+/// Whole lines go straight through stdout's line buffer: one write(2) for
+/// the lot, where line by line there would be one per line.
+fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(bytes)?;
     out.flush()
 }
 

@@ -595,6 +595,31 @@ mod tests {
         assert_eq!(d.ignored.len(), 2, "{:?}", d.ignored);
     }
 
+    /// The one pattern oci-spec matches (vendor/README.md: regex-lite in
+    /// place of regex): CPU lists decode, anything else is an error naming
+    /// the field, never a panic. Digits are ASCII only, as runc's are.
+    #[test]
+    fn exec_cpu_affinity_is_checked_by_its_pattern() {
+        let process = |affinity: &str| {
+            format!(
+                r#"{{"args":["sh"],"cwd":"/","execCPUAffinity":{{"initial":"{affinity}","final":"2"}}}}"#
+            )
+        };
+        for good in ["0", "0-3,7", "1,2,3-4"] {
+            let p: Process = decode_document(&process(good), "p.json", "a process")
+                .unwrap()
+                .value;
+            let affinity = p.exec_cpu_affinity().clone().unwrap();
+            assert_eq!(affinity.initial().as_deref(), Some(good));
+        }
+        for bad in ["", "x", "0-", "1,,2", "٣", "0-3;rm"] {
+            let err = decode_document::<Process>(&process(bad), "p.json", "a process")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("execCPUAffinity"), "{bad:?}: {err}");
+        }
+    }
+
     #[test]
     fn syntax_errors_and_trailing_garbage() {
         let err = decode_document::<Process>("{\n\"args\": [\"sh\",\n", "p.json", "a process")

@@ -577,11 +577,18 @@ fn start_debug_log(dir: &SecureDir) {
     let Ok(file) = dir.open_append(layout::DEBUG_LOG, layout::FILE_MODE) else {
         return;
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("ocictl=debug"))
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_target(false)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_target(false),
+        )
+        .with(
+            tracing_subscriber::filter::Targets::new().with_target("ocictl", tracing::Level::DEBUG),
+        )
         .try_init();
 }
 

@@ -766,6 +766,41 @@ fn state_prints_what_runc_printed() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{raw}\n"));
 }
 
+/// RUST_LOG's `target=level` directives choose what tracing shows; one
+/// that does not parse is named in a warning, and the others still apply.
+#[test]
+fn rust_log_directives_filter_tracing_and_a_bad_one_is_named() {
+    let fake = Fake::new();
+    let raw = std::fs::read_to_string(fixture("runc-1.1.5/state-running.json")).unwrap();
+    fake.set("stdout", &raw);
+    let stderr_with = |filter: &str| {
+        let out = fake
+            .cmd()
+            .env("RUST_LOG", filter)
+            .args(["state", "fx-main"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{filter}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{raw}\n"));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    for shown in ["ocictl=debug", "debug", "warn,ocictl=trace"] {
+        assert!(
+            stderr_with(shown).contains("running the runtime"),
+            "{shown}"
+        );
+    }
+    for hidden in ["info", "ocictl=info", "other=debug"] {
+        assert_eq!(stderr_with(hidden), "", "{hidden}");
+    }
+    let stderr = stderr_with("ocictl=loud,ocictl=debug");
+    assert!(
+        stderr.contains("RUST_LOG: ignoring `ocictl=loud`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("running the runtime"), "{stderr}");
+}
+
 // ---- the runtime failing ----------------------------------------------
 
 #[test]
