@@ -83,9 +83,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, ParseDurationError> {
 /// Render a duration so Go's `time.ParseDuration` reads it back exactly.
 pub fn format_go_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", d.as_secs())
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
     } else {
         format!("{nanos}ns")

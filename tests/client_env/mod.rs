@@ -147,8 +147,9 @@ pub fn same_for_both<T: std::fmt::Debug + PartialEq>(
 }
 
 /// A private mount namespace (fresh tmpfs on /run, /dev/shm and /tmp) held
-/// open by a `sleep` of ours, and a private directory outside it (under
-/// the target dir, so both sides see it). Commands enter it with nsenter.
+/// open by a `sleep` of ours, and a private directory outside it (in
+/// /var/tmp, which the namespace leaves alone, so both sides see it).
+/// Commands enter it with nsenter.
 pub struct Sandbox {
     holder: Child,
     pub dir: TempDir,
@@ -158,10 +159,12 @@ impl Sandbox {
     pub fn new() -> Sandbox {
         require("unshare", "util-linux");
         require("nsenter", "util-linux");
+        // Short, whatever the checkout's path: podman refuses a runroot
+        // (here DIR/runroot) of more than 50 characters.
         let dir = tempfile::Builder::new()
-            .prefix("clients-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("test dir");
+            .prefix("ocictl-clients-")
+            .tempdir_in("/var/tmp")
+            .expect("test dir in /var/tmp");
         // A checkout under /tmp (the binary, this dir) would be hidden by
         // the fresh /tmp: its top directory is bound aside first and moved
         // back in after.
