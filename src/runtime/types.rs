@@ -106,7 +106,7 @@ pub struct Container {
     )]
     pub annotations: BTreeMap<String, String>,
     /// The owner's user name. youki writes a uid number: it becomes the
-    /// user's name (or the number as text when the uid has none).
+    /// name /etc/passwd gives it (or the number as text when it has none).
     #[serde(default, deserialize_with = "owner_name")]
     pub owner: String,
 }
@@ -121,12 +121,35 @@ fn owner_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     }
     Ok(match Owner::deserialize(d)? {
         Owner::Name(s) => s,
-        Owner::Uid(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string()),
+        Owner::Uid(uid) => host_user_name(uid).unwrap_or_else(|| uid.to_string()),
         Owner::None(()) => String::new(),
+    })
+}
+
+/// The name /etc/passwd gives `uid`, read directly (bounded), not through
+/// NSS: glibc is linked statically (.cargo/config.toml), and NSS would
+/// dlopen modules built for the host's shared glibc. As runc's static
+/// builds (Go's osusergo), a user only a directory service knows shows as
+/// the number.
+fn host_user_name(uid: u32) -> Option<String> {
+    use std::io::Read as _;
+    const LIMIT: u64 = 4 << 20;
+    let file = std::fs::File::open("/etc/passwd").ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut db = String::new();
+    file.take(LIMIT).read_to_string(&mut db).ok()?;
+    passwd_name_of(&db, uid).map(str::to_string)
+}
+
+/// `name:password:uid:…` lines: the first name with `uid`.
+fn passwd_name_of(db: &str, uid: u32) -> Option<&str> {
+    let uid = uid.to_string();
+    db.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid && !name.is_empty()).then_some(name)
     })
 }
 
@@ -246,6 +269,17 @@ fn parse_first_line(line: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_names_come_from_passwd_lines() {
+        let db = "root:x:0:0:root:/root:/bin/bash\n:x:7:7::/:\nbroken\nops:x:1000:1000::/home/ops:/bin/sh\nalias:x:1000:1000::/:\n";
+        assert_eq!(passwd_name_of(db, 0), Some("root"));
+        assert_eq!(passwd_name_of(db, 1000), Some("ops"));
+        assert_eq!(passwd_name_of(db, 7), None);
+        assert_eq!(passwd_name_of(db, 42), None);
+        // The machine's own root, read from /etc/passwd.
+        assert_eq!(host_user_name(0).as_deref(), Some("root"));
+    }
 
     #[test]
     fn versions_of_three_runtimes() {
