@@ -303,7 +303,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("OCICTL_TIMEOUT", "How long a prompt runtime call may take (--timeout), default 60s."),
     ("XDG_RUNTIME_DIR", "Where private console sockets and bundle copies go (0700 directories, always removed); ocictl's state directory for a non-root user."),
     ("TMPDIR", "Where private sockets and bundle copies go without XDG_RUNTIME_DIR (default /tmp)."),
-    ("RUST_LOG", "Tracing filter, e.g. ocictl=debug (--debug sets it)."),
+    ("RUST_LOG", "Tracing filter: TARGET=LEVEL or LEVEL, comma separated, e.g. ocictl=debug (--debug sets it)."),
     ("NOTIFY_SOCKET", "Never passed on to the runtime."),
     ("OCICTL_COMPLETE", "Set by the completion scripts to ask ocictl for completions."),
 ];
