@@ -131,16 +131,21 @@ fn owner_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// dlopen modules built for the host's shared glibc. As runc's static
 /// builds (Go's osusergo), a user only a directory service knows shows as
 /// the number.
+/// The file is read once per process: `list` asks for every container.
 fn host_user_name(uid: u32) -> Option<String> {
-    use std::io::Read as _;
-    const LIMIT: u64 = 4 << 20;
-    let file = std::fs::File::open("/etc/passwd").ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut db = String::new();
-    file.take(LIMIT).read_to_string(&mut db).ok()?;
-    passwd_name_of(&db, uid).map(str::to_string)
+    static PASSWD: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let db = PASSWD.get_or_init(|| {
+        use std::io::Read as _;
+        const LIMIT: u64 = 4 << 20;
+        let file = std::fs::File::open("/etc/passwd").ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut db = String::new();
+        file.take(LIMIT).read_to_string(&mut db).ok()?;
+        Some(db)
+    });
+    passwd_name_of(db.as_deref()?, uid).map(str::to_string)
 }
 
 /// `name:password:uid:…` lines: the first name with `uid`.
